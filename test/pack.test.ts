@@ -1,0 +1,154 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Tests the package as users get it (tarball, dual ESM/CJS build, subpath
+// exports, optional framework peers), which importing src/ can never catch.
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const STEP_TIMEOUT_MS = 180_000;
+const FRAMEWORKS = /[\\/]node_modules[\\/](express|passport|passport-custom)[\\/]/;
+
+const ROOT_EXPORTS = ['createStepUp', 'MemoryStore', 'RedisStore', 'OutboxChannel', 'StepUpError'];
+const EXPRESS_EXPORTS = ['stepUpRouter', 'requireStepUp'];
+const PASSPORT_EXPORTS = ['WhatsAppOtpStrategy'];
+
+interface ProbeResult {
+  root: Record<string, string>;
+  express: Record<string, string>;
+  passport: Record<string, string>;
+  /** Framework files in the module cache right after loading only the root entry. */
+  frameworksLoadedByRoot: string[];
+}
+
+function run(command: string, args: string[], cwd: string): string {
+  const result = spawnSync(command, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: STEP_TIMEOUT_MS,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CI: 'true' },
+  });
+  if (result.error || result.status !== 0) {
+    const why = result.error ? result.error.message : `exit status ${String(result.status)}`;
+    throw new Error(
+      `\`${command} ${args.join(' ')}\` in ${cwd} failed (${why})\n` +
+        `--- stdout ---\n${result.stdout.slice(-4_000)}\n--- stderr ---\n${result.stderr.slice(-4_000)}`,
+    );
+  }
+  return result.stdout;
+}
+
+// Shared by both probes: report export types and which frameworks the root
+// entry pulled in. Framework packages are CommonJS, so even an ESM import of
+// them lands in the CJS module cache that `cache` refers to.
+const REPORT = `
+  const types = (mod, names) => Object.fromEntries(names.map((n) => [n, typeof mod[n]]));
+  const frameworks = (cache) => Object.keys(cache).filter((p) => ${FRAMEWORKS.toString()}.test(p));
+`;
+
+const ESM_PROBE = `
+  import { createRequire } from 'node:module';
+  ${REPORT}
+  const cache = createRequire(import.meta.url).cache;
+  const root = await import('whatsapp-stepup');
+  const frameworksLoadedByRoot = frameworks(cache);
+  const express = await import('whatsapp-stepup/express');
+  const passport = await import('whatsapp-stepup/passport');
+  console.log(JSON.stringify({
+    root: types(root, ${JSON.stringify(ROOT_EXPORTS)}),
+    express: types(express, ${JSON.stringify(EXPRESS_EXPORTS)}),
+    passport: types(passport, ${JSON.stringify(PASSPORT_EXPORTS)}),
+    frameworksLoadedByRoot,
+  }));
+`;
+
+const CJS_PROBE = `
+  ${REPORT}
+  const root = require('whatsapp-stepup');
+  const frameworksLoadedByRoot = frameworks(require.cache);
+  const express = require('whatsapp-stepup/express');
+  const passport = require('whatsapp-stepup/passport');
+  console.log(JSON.stringify({
+    root: types(root, ${JSON.stringify(ROOT_EXPORTS)}),
+    express: types(express, ${JSON.stringify(EXPRESS_EXPORTS)}),
+    passport: types(passport, ${JSON.stringify(PASSPORT_EXPORTS)}),
+    frameworksLoadedByRoot,
+  }));
+`;
+
+const allFunctions = (names: string[]): Record<string, string> =>
+  Object.fromEntries(names.map((name) => [name, 'function']));
+
+function probe(consumer: string, args: string[]): ProbeResult {
+  const stdout = run(process.execPath, args, consumer);
+  const line = stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(line) as ProbeResult;
+}
+
+describe('packed tarball', () => {
+  let scratch = '';
+  let consumer = '';
+
+  beforeAll(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'stepup-pack-'));
+    const packDir = join(scratch, 'pack');
+    consumer = join(scratch, 'consumer');
+    mkdirSync(packDir);
+    mkdirSync(consumer);
+
+    run('npm', ['run', 'build'], REPO);
+    // Already built: skip the prepack hook so we do not build twice.
+    run('npm', ['pack', '--ignore-scripts', '--pack-destination', packDir], REPO);
+    const tarball = readdirSync(packDir).find((file) => file.endsWith('.tgz'));
+    if (!tarball) throw new Error(`npm pack produced no tarball in ${packDir}`);
+
+    writeFileSync(
+      join(consumer, 'package.json'),
+      JSON.stringify({ name: 'stepup-pack-consumer', version: '0.0.0', private: true }, null, 2),
+    );
+    run(
+      'npm',
+      [
+        'install',
+        join(packDir, tarball),
+        'express@5.3.0',
+        'passport@0.7.0',
+        'passport-custom@1.2.1',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+      ],
+      consumer,
+    );
+  }, 3 * STEP_TIMEOUT_MS + 30_000);
+
+  afterAll(() => {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  for (const [format, args] of [
+    ['ESM import', ['--input-type=module', '-e', ESM_PROBE]],
+    ['CommonJS require', ['-e', CJS_PROBE]],
+  ] as const) {
+    describe(format, () => {
+      let result: ProbeResult;
+      beforeAll(() => {
+        result = probe(consumer, [...args]);
+      });
+
+      it('exposes the root, express and passport entry points', () => {
+        expect(result.root).toEqual(allFunctions(ROOT_EXPORTS));
+        expect(result.express).toEqual(allFunctions(EXPRESS_EXPORTS));
+        expect(result.passport).toEqual(allFunctions(PASSPORT_EXPORTS));
+      });
+
+      it('does not load express, passport or passport-custom from the root entry', () => {
+        expect(result.frameworksLoadedByRoot).toEqual([]);
+      });
+    });
+  }
+});
