@@ -1,0 +1,88 @@
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+
+/**
+ * A code of `length` decimal digits, uniform over 0 .. 10^length - 1.
+ * `crypto.randomInt` draws by rejection sampling, so there is no modulo bias.
+ */
+export function generateCode(length: number): string {
+  return randomInt(0, 10 ** length).toString().padStart(length, '0');
+}
+
+/** 128 random bits, base64url: an opaque handle nobody can guess. */
+export function randomId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+
+export function isRandomId(value: unknown): value is string {
+  return typeof value === 'string' && ID_PATTERN.test(value);
+}
+
+/** A pepper reduced to the key material each use needs, so no key serves two purposes. */
+export interface PepperKeys {
+  id: string;
+  code: Buffer;
+  binding: Buffer;
+  seal: Buffer;
+}
+
+/** Derives separate keys from one pepper (HKDF-SHA256), so code digests and binding hashes never share a key. */
+export function derivePepperKeys(id: string, secret: Buffer): PepperKeys {
+  const derive = (info: string) => Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), `whatsapp-stepup/${info}`, 32));
+  return { id, code: derive('code-digest'), binding: derive('session-binding'), seal: derive('phone-seal') };
+}
+
+/** Longest input we hash; anything longer is certainly not a code and still costs an attempt. */
+const MAX_CODE_INPUT = 64;
+
+/**
+ * `pepperId:hex(HMAC-SHA256(key, challengeId ":" code))`. The challenge id in the
+ * MAC means a digest is useless for any other challenge.
+ */
+export function digestCode(keys: PepperKeys, challengeId: string, code: string): string {
+  const input = code.length > MAX_CODE_INPUT ? code.slice(0, MAX_CODE_INPUT) + '\u0000' : code;
+  const mac = createHmac('sha256', keys.code).update(challengeId).update(':').update(input).digest('hex');
+  return `${keys.id}:${mac}`;
+}
+
+/** Keyed hash of a session binding, as carried in the `sbh` claim and the challenge. */
+export function hashBinding(keys: PepperKeys, binding: string): string {
+  return createHmac('sha256', keys.binding).update(binding).digest('base64url');
+}
+
+/** Constant-time equality of two strings; unequal lengths are simply unequal. */
+export function safeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  if (left.length !== right.length) return false;
+  return timingSafeEqual(left, right);
+}
+
+/**
+ * AES-256-GCM sealing of the phone number kept in a challenge for resends, so that a
+ * reader of Redis sees no number. Format: `pepperId.iv.ciphertext.tag`, base64url parts;
+ * the challenge id is authenticated data, so a sealed number cannot move to another challenge.
+ */
+export function sealText(keys: PepperKeys, challengeId: string, text: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', keys.seal, iv);
+  cipher.setAAD(Buffer.from(challengeId));
+  const sealed = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+  return [keys.id, iv.toString('base64url'), sealed.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+}
+
+/** The inverse of {@link sealText}; undefined when no configured pepper opens it. */
+export function openSealed(peppers: readonly PepperKeys[], challengeId: string, sealed: string): string | undefined {
+  const [id, iv, data, tag] = sealed.split('.');
+  const keys = peppers.find((candidate) => candidate.id === id);
+  if (!keys || !iv || data === undefined || !tag) return undefined;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', keys.seal, Buffer.from(iv, 'base64url'));
+    decipher.setAAD(Buffer.from(challengeId));
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8');
+  } catch {
+    return undefined;
+  }
+}

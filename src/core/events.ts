@@ -1,0 +1,53 @@
+import type { StepUpErrorCode, StepUpRejectionReason } from './errors.js';
+
+export type StepUpEventType =
+  | 'challenge.started'
+  | 'delivery.sent'
+  | 'delivery.failed'
+  | 'delivery.fallback'
+  | 'verify.succeeded'
+  | 'verify.failed'
+  | 'challenge.locked'
+  | 'rate.limited'
+  | 'token.accepted'
+  | 'token.rejected';
+
+/**
+ * An audit event. It carries the masked number only, and never a code, a token,
+ * a pepper or a secret.
+ */
+export interface StepUpEvent {
+  type: StepUpEventType;
+  /** ISO 8601 instant. */
+  at: string;
+  challengeId?: string;
+  subject?: string;
+  purpose?: string;
+  channel?: string;
+  /** Masked phone number. */
+  to?: string;
+  ip?: string;
+  /** Error code or guard reason behind a failure. */
+  reason?: StepUpErrorCode | StepUpRejectionReason;
+  attemptsLeft?: number;
+  /** Token id, for `token.*` events. */
+  jti?: string;
+}
+
+export type EventSink = (event: Omit<StepUpEvent, 'at'>) => void;
+
+/** Wraps the app's hook so that an audit failure never breaks authentication. */
+export function createEventSink(onEvent: ((event: StepUpEvent) => void) | undefined, clock: () => number): EventSink {
+  if (!onEvent) return () => {};
+  return (event) => {
+    const complete: StepUpEvent = { ...event, at: new Date(clock()).toISOString() };
+    for (const key of Object.keys(complete) as (keyof StepUpEvent)[]) {
+      if (complete[key] === undefined) delete complete[key];
+    }
+    try {
+      onEvent(complete);
+    } catch {
+      // The audit hook is the app's; its failure must not decide an authentication.
+    }
+  };
+}

@@ -1,0 +1,214 @@
+import { derivePepperKeys, type PepperKeys } from './codes.js';
+import { describe, durationOr } from './duration.js';
+import { createEventSink, type EventSink } from './events.js';
+import { checkCountryCode, type PhoneRules } from './phone.js';
+import { resolveTokenConfig, type TokenConfig } from './tokens.js';
+import type { Channel } from '../channels/channel.js';
+import type { ChallengeStore } from '../stores/store.js';
+import type { PurposePolicy, Secret, StepUpOptions } from './types.js';
+
+export interface ResolvedPurpose {
+  name: string;
+  tokenTtlSec: number;
+  maxAttempts: number;
+  requireTransaction: boolean;
+  oneTime: boolean;
+}
+
+/** Options parsed once into a frozen config; nothing downstream re-validates. */
+export interface StepUpConfig {
+  store: ChallengeStore;
+  channels: readonly Channel[];
+  tokens: TokenConfig;
+  /** The first is current; the rest still verify challenges made before a rotation. */
+  peppers: readonly PepperKeys[];
+  codeLength: number;
+  codeTtlMs: number;
+  sendCooldownMs: number;
+  sendsPerChallenge: number;
+  sendTimeoutMs: number;
+  purposes: ReadonlyMap<string, ResolvedPurpose>;
+  phone: PhoneRules;
+  brand: string;
+  webOtpDomain: string | undefined;
+  emit: EventSink;
+  clock: () => number;
+}
+
+const KNOWN = [
+  'store', 'channels', 'tokens', 'pepper', 'code', 'sends', 'purposes', 'phones', 'brand', 'webOtpDomain', 'onEvent', 'clock',
+  'allowMemoryStoreInProduction',
+];
+
+/** Presets; an app may override any field or add purposes of its own. */
+const PRESETS: Record<string, PurposePolicy> = {
+  login: { tokenTtl: '15m', oneTime: false },
+  payment: { tokenTtl: '5m', requireTransaction: true, oneTime: true, maxAttempts: 5 },
+  'password-reset': { tokenTtl: '10m', oneTime: true },
+};
+
+/** Upper bounds of token lifetimes (SECURITY-REQUIREMENTS R-B7). */
+const MAX_TOKEN_TTL = { transaction: 300, oneTime: 600, other: 900 };
+const MAX_CODE_TTL_SEC = 600;
+export const PURPOSE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+const CHANNEL_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+
+export function resolveOptions(options: StepUpOptions): StepUpConfig {
+  if (!options || typeof options !== 'object') throw new TypeError('createStepUp needs an options object; see the README for a complete example.');
+  rejectUnknown(options, KNOWN, 'createStepUp options');
+  const store = resolveStore(options);
+  const channels = resolveChannels(options.channels);
+  const tokens = resolveTokenConfig(options.tokens);
+  const peppers = resolvePeppers(options.pepper);
+
+  const code = options.code ?? {};
+  rejectUnknown(code, ['length', 'ttl', 'maxAttempts'], 'code');
+  const codeLength = integerIn(code.length, 6, 10, 6, 'code.length');
+  const codeTtlSec = durationOr(code.ttl, 300, 'code.ttl');
+  if (codeTtlSec > MAX_CODE_TTL_SEC || codeTtlSec < 30) {
+    throw new TypeError(`\`code.ttl\` must be from 30 seconds to 10 minutes (received ${codeTtlSec} s); NIST SP 800-63B caps a code's life at 10 minutes. Omit it to use '5m'.`);
+  }
+  const defaultAttempts = integerIn(code.maxAttempts, 1, 10, 5, 'code.maxAttempts');
+
+  const sends = options.sends ?? {};
+  rejectUnknown(sends, ['cooldown', 'maxPerChallenge', 'timeout'], 'sends');
+  const sendCooldownMs = durationOr(sends.cooldown, 30, 'sends.cooldown') * 1000;
+  const sendsPerChallenge = integerIn(sends.maxPerChallenge, 1, 10, 3, 'sends.maxPerChallenge');
+  const sendTimeoutMs = durationOr(sends.timeout, 10, 'sends.timeout') * 1000;
+
+  const purposes = resolvePurposes(options.purposes, defaultAttempts);
+  const phone = resolvePhones(options.phones);
+  const brand = options.brand ?? 'Your app';
+  if (typeof brand !== 'string' || brand.trim() === '' || brand.length > 40) {
+    throw new TypeError(`\`brand\` must be a name of 1 to 40 characters shown in messages (received ${describe(brand)}).`);
+  }
+  const webOtpDomain = options.webOtpDomain;
+  if (webOtpDomain !== undefined && (typeof webOtpDomain !== 'string' || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(webOtpDomain))) {
+    throw new TypeError(`\`webOtpDomain\` must be a lower-case host name such as 'app.example.com', without scheme or port (received ${describe(webOtpDomain)}).`);
+  }
+  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new TypeError('`onEvent` must be a function (event) => void.');
+  if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError('`clock` must be a function returning epoch milliseconds. Omit it to use Date.now.');
+  const clock = options.clock ?? Date.now;
+
+  return Object.freeze({
+    store, channels, tokens, peppers, codeLength, codeTtlMs: codeTtlSec * 1000, sendCooldownMs, sendsPerChallenge, sendTimeoutMs,
+    purposes, phone, brand, webOtpDomain, emit: createEventSink(options.onEvent, clock), clock,
+  });
+}
+
+function resolveStore(options: StepUpOptions): ChallengeStore {
+  const store = options.store;
+  const methods = ['create', 'verify', 'reserveResend', 'recordDelivery', 'delete', 'consumeOnce'] as const;
+  if (!store || typeof store !== 'object' || methods.some((method) => typeof store[method] !== 'function')) {
+    throw new TypeError('`store` is required: new RedisStore({ client: new Redis(url) }) in production, or new MemoryStore() for development.');
+  }
+  if (store.ephemeral && process.env.NODE_ENV === 'production' && options.allowMemoryStoreInProduction !== true) {
+    throw new TypeError(
+      'A MemoryStore was given with NODE_ENV=production: it forgets challenges on restart and is not shared between processes. Use new RedisStore({ client }), or pass allowMemoryStoreInProduction: true if you really run one process.',
+    );
+  }
+  return store;
+}
+
+function resolveChannels(channels: unknown): Channel[] {
+  if (!Array.isArray(channels) || channels.length === 0) {
+    throw new TypeError('`channels` must be a non-empty array in fallback order, such as [whatsapp, sms]; use [new OutboxChannel()] in development.');
+  }
+  const names = new Set<string>();
+  for (const [index, channel] of channels.entries()) {
+    const candidate = channel as Partial<Channel> | null;
+    if (!candidate || typeof candidate !== 'object' || typeof candidate.send !== 'function') {
+      throw new TypeError(`\`channels[${index}]\` is not a channel: it needs a name, a transport and a send(message, signal) method.`);
+    }
+    if (typeof candidate.name !== 'string' || !CHANNEL_NAME.test(candidate.name)) {
+      throw new TypeError(`\`channels[${index}].name\` must be lower-case letters, digits, '-' or '_' (received ${describe(candidate.name)}).`);
+    }
+    if (candidate.transport !== 'whatsapp' && candidate.transport !== 'sms') {
+      throw new TypeError(`\`channels[${index}]\` has the unknown transport ${describe(candidate.transport)}; it must be 'whatsapp' or 'sms'.`);
+    }
+    if (names.has(candidate.name)) throw new TypeError(`Two channels are named '${candidate.name}'; channel names must be unique.`);
+    names.add(candidate.name);
+  }
+  return [...channels] as Channel[];
+}
+
+function resolvePeppers(pepper: Secret | { id: string; secret: Secret }[] | undefined): PepperKeys[] {
+  const list = Array.isArray(pepper) ? pepper : pepper === undefined ? [] : [{ id: 'p1', secret: pepper }];
+  if (list.length === 0) {
+    throw new TypeError(
+      "`pepper` is required: a server secret of at least 32 random bytes that keys the codes' hashes, kept out of Redis. Generate one with: node -e \"console.log(require('crypto').randomBytes(32).toString('base64url'))\"",
+    );
+  }
+  const ids = new Set<string>();
+  return list.map((entry, index) => {
+    const option = Array.isArray(pepper) ? `pepper[${index}]` : 'pepper';
+    if (!entry || typeof entry !== 'object' || typeof entry.id !== 'string' || !/^[A-Za-z0-9_-]{1,16}$/.test(entry.id)) {
+      throw new TypeError(`\`${option}.id\` must be 1 to 16 letters, digits, '-' or '_'.`);
+    }
+    if (ids.has(entry.id)) throw new TypeError(`\`${option}.id\` repeats '${entry.id}'; pepper ids must be unique.`);
+    ids.add(entry.id);
+    const bytes = typeof entry.secret === 'string' ? Buffer.from(entry.secret, 'utf8') : entry.secret instanceof Uint8Array ? Buffer.from(entry.secret) : undefined;
+    if (!bytes || bytes.length < 32) {
+      throw new TypeError(`\`${Array.isArray(pepper) ? `${option}.secret` : option}\` must be at least 32 random bytes (received ${bytes ? `${bytes.length} bytes` : describe(entry.secret)}).`);
+    }
+    return derivePepperKeys(entry.id, bytes);
+  });
+}
+
+function resolvePurposes(custom: Record<string, PurposePolicy> | undefined, defaultAttempts: number): Map<string, ResolvedPurpose> {
+  if (custom !== undefined && (typeof custom !== 'object' || custom === null || Array.isArray(custom))) {
+    throw new TypeError("`purposes` must be an object such as { 'change-email': { tokenTtl: '5m', oneTime: true } }.");
+  }
+  const merged: Record<string, PurposePolicy> = { ...PRESETS };
+  for (const [name, policy] of Object.entries(custom ?? {})) merged[name] = { ...PRESETS[name], ...policy };
+  const resolved = new Map<string, ResolvedPurpose>();
+  for (const [name, policy] of Object.entries(merged)) {
+    const option = `purposes['${name}']`;
+    if (!PURPOSE_NAME.test(name)) throw new TypeError(`Purpose names must be lower-case letters, digits, '-' or '_', starting with a letter (received ${describe(name)}).`);
+    rejectUnknown(policy, ['tokenTtl', 'maxAttempts', 'requireTransaction', 'oneTime'], option);
+    const requireTransaction = booleanOr(policy.requireTransaction, false, `${option}.requireTransaction`);
+    const oneTime = booleanOr(policy.oneTime, false, `${option}.oneTime`);
+    const tokenTtlSec = durationOr(policy.tokenTtl, 300, `${option}.tokenTtl`);
+    const limit = requireTransaction ? MAX_TOKEN_TTL.transaction : oneTime ? MAX_TOKEN_TTL.oneTime : MAX_TOKEN_TTL.other;
+    if (tokenTtlSec > limit) {
+      throw new TypeError(`\`${option}.tokenTtl\` may be at most ${limit} seconds for this kind of purpose (received ${tokenTtlSec}); step-up tokens must be short-lived.`);
+    }
+    const maxAttempts = integerIn(policy.maxAttempts, 1, requireTransaction ? 5 : 10, Math.min(defaultAttempts, requireTransaction ? 5 : 10), `${option}.maxAttempts`);
+    resolved.set(name, Object.freeze({ name, tokenTtlSec, maxAttempts, requireTransaction, oneTime }));
+  }
+  return resolved;
+}
+
+function resolvePhones(phones: StepUpOptions['phones']): PhoneRules {
+  if (phones === undefined) return { defaultCountry: undefined, allowCountries: undefined };
+  rejectUnknown(phones, ['defaultCountry', 'allowCountries'], 'phones');
+  const defaultCountry = phones.defaultCountry === undefined ? undefined : checkCountryCode(phones.defaultCountry, 'phones.defaultCountry');
+  let allowCountries: Set<string> | undefined;
+  if (phones.allowCountries !== undefined) {
+    if (!Array.isArray(phones.allowCountries) || phones.allowCountries.length === 0) {
+      throw new TypeError("`phones.allowCountries` must be a non-empty array of ISO 3166 countries such as ['ES', 'MX']; omit it to allow every country.");
+    }
+    allowCountries = new Set(phones.allowCountries.map((country, index) => checkCountryCode(country, `phones.allowCountries[${index}]`)));
+  }
+  return { defaultCountry, allowCountries };
+}
+
+function rejectUnknown(value: unknown, known: string[], where: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError(`\`${where}\` must be an object.`);
+  const unknown = Object.keys(value).find((key) => !known.includes(key));
+  if (unknown) throw new TypeError(`\`${where}\` has no option \`${unknown}\`. Known: ${known.join(', ')}.`);
+}
+
+function integerIn(value: unknown, min: number, max: number, fallback: number, option: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(`\`${option}\` must be an integer from ${min} to ${max} (received ${describe(value)}). Omit it to use ${fallback}.`);
+  }
+  return value;
+}
+
+function booleanOr(value: unknown, fallback: boolean, option: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`\`${option}\` must be true or false (received ${describe(value)}).`);
+  return value;
+}

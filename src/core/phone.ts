@@ -1,0 +1,51 @@
+import { parsePhoneNumberWithError, isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
+import { stepUpError } from './errors.js';
+
+export interface NormalizedPhone {
+  /** E.164, such as `+34612345678`. */
+  e164: string;
+  /** ISO 3166 country, when the number belongs to one. */
+  country: string | undefined;
+  /** For display: calling code, bullets, last two digits. */
+  masked: string;
+}
+
+export interface PhoneRules {
+  defaultCountry: CountryCode | undefined;
+  allowCountries: ReadonlySet<string> | undefined;
+}
+
+/**
+ * Parses with the full metadata (`libphonenumber-js/max`) so that validity is
+ * checked against real number ranges, not only lengths. Messages never repeat the number.
+ */
+export function normalizePhone(input: unknown, rules: PhoneRules): NormalizedPhone {
+  if (typeof input !== 'string' || input.trim() === '' || input.length > 64) {
+    throw stepUpError('invalid_request', {}, 'The phone number on file is missing or not a string.');
+  }
+  let parsed;
+  try {
+    parsed = parsePhoneNumberWithError(input, rules.defaultCountry);
+  } catch {
+    throw stepUpError('invalid_request', {}, 'The phone number on file is not a valid phone number.');
+  }
+  if (!parsed.isValid()) {
+    throw stepUpError('invalid_request', {}, 'The phone number on file is not a valid phone number.');
+  }
+  if (rules.allowCountries && (!parsed.country || !rules.allowCountries.has(parsed.country))) {
+    throw stepUpError('invalid_request', {}, 'Codes cannot be sent to phone numbers of this country.');
+  }
+  return { e164: parsed.number, country: parsed.country, masked: maskPhone(parsed.countryCallingCode, parsed.nationalNumber) };
+}
+
+function maskPhone(callingCode: string, nationalNumber: string): string {
+  const hidden = Math.max(nationalNumber.length - 2, 1);
+  return `+${callingCode} ${'•'.repeat(hidden)}${nationalNumber.slice(hidden)}`;
+}
+
+export function checkCountryCode(value: string, option: string): CountryCode {
+  if (!isSupportedCountry(value)) {
+    throw new TypeError(`\`${option}\` must be an ISO 3166-1 alpha-2 country such as 'ES' (received ${JSON.stringify(value)}).`);
+  }
+  return value;
+}

@@ -1,0 +1,217 @@
+import { createPrivateKey, createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { describe, parseDuration } from './duration.js';
+import { stepUpError, type StepUpRejectionReason, type TokenErrorClass } from './errors.js';
+import type { AsymmetricAlgorithm, StepUpClaims, TokenAlgorithm, TokenOptions, VerificationKey } from './types.js';
+
+interface KeyEntry {
+  algorithm: TokenAlgorithm;
+  key: KeyObject;
+}
+
+export interface TokenConfig {
+  issuer: string;
+  audience: string;
+  type: string;
+  clockToleranceSec: number;
+  keyId: string;
+  signing: KeyEntry;
+  /** Keys by `kid`; the only place a token's `kid` is looked up. */
+  verification: ReadonlyMap<string, KeyEntry>;
+  algorithms: TokenAlgorithm[];
+}
+
+const ASYMMETRIC: readonly AsymmetricAlgorithm[] = ['ES256', 'RS256', 'PS256'];
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const KNOWN_TOKEN_OPTIONS = ['issuer', 'audience', 'keyId', 'previousKeys', 'type', 'clockTolerance', 'secret', 'algorithm', 'privateKey', 'publicKey'];
+
+/** Validates `tokens` once, at construction, into key objects bound to one algorithm each. */
+export function resolveTokenConfig(options: TokenOptions | undefined): TokenConfig {
+  if (!options || typeof options !== 'object') {
+    throw new TypeError("`tokens` is required: { issuer, audience, secret } with a secret of at least 32 random bytes, or { issuer, audience, privateKey, publicKey, algorithm: 'ES256' }.");
+  }
+  const unknown = Object.keys(options).find((key) => !KNOWN_TOKEN_OPTIONS.includes(key));
+  if (unknown) throw new TypeError(`\`tokens.${unknown}\` is not an option. Known: ${KNOWN_TOKEN_OPTIONS.join(', ')}.`);
+  const issuer = requireText(options.issuer, 'tokens.issuer', "your app's URL, such as 'https://app.example.com'");
+  const audience = requireText(options.audience, 'tokens.audience', "the app or route group that checks the tokens, such as 'https://app.example.com/api'");
+  const keyId = options.keyId ?? 'stepup-1';
+  if (typeof keyId !== 'string' || !KEY_ID.test(keyId)) {
+    throw new TypeError(`\`tokens.keyId\` must be 1 to 64 letters, digits, '.', '_' or '-' (received ${describe(keyId)}).`);
+  }
+  const type = options.type ?? 'stepup+jwt';
+  if (typeof type !== 'string' || !/^[a-z0-9.+-]{1,64}$/i.test(type) || /^application\//i.test(type) || /^(jwt|at\+jwt)$/i.test(type)) {
+    throw new TypeError(`\`tokens.type\` must be a specific media subtype such as 'stepup+jwt', not 'JWT' (received ${describe(type)}).`);
+  }
+  const clockToleranceSec = options.clockTolerance === undefined ? 30 : parseDuration(options.clockTolerance, 'tokens.clockTolerance');
+  if (clockToleranceSec > 60) {
+    throw new TypeError(`\`tokens.clockTolerance\` may be at most 60 seconds (received ${clockToleranceSec}). Synchronize the servers' clocks instead.`);
+  }
+
+  let signing: KeyEntry;
+  let ownVerification: KeyEntry;
+  if ('secret' in options && options.secret !== undefined) {
+    if (options.algorithm !== undefined && options.algorithm !== 'HS256') {
+      throw new TypeError("`tokens.algorithm` must be 'HS256' with a secret; give privateKey and publicKey for ES256, RS256 or PS256.");
+    }
+    signing = ownVerification = { algorithm: 'HS256', key: secretKey(options.secret, 'tokens.secret') };
+  } else if ('privateKey' in options && options.privateKey !== undefined) {
+    const algorithm = options.algorithm;
+    if (!ASYMMETRIC.includes(algorithm)) {
+      throw new TypeError(`\`tokens.algorithm\` must be one of ${ASYMMETRIC.join(', ')} with a key pair (received ${describe(algorithm)}).`);
+    }
+    const privateKey = asymmetricKey(options.privateKey, algorithm, 'tokens.privateKey', 'private');
+    const publicKey = asymmetricKey(options.publicKey, algorithm, 'tokens.publicKey', 'public');
+    signing = { algorithm, key: privateKey };
+    ownVerification = { algorithm, key: publicKey };
+    checkPair(signing, ownVerification);
+  } else {
+    throw new TypeError('`tokens` needs a `secret` (HS256, at least 32 random bytes) or a `privateKey` and `publicKey` with an `algorithm`.');
+  }
+
+  const verification = new Map<string, KeyEntry>([[keyId, ownVerification]]);
+  for (const [index, previous] of (options.previousKeys ?? []).entries()) {
+    const option = `tokens.previousKeys[${index}]`;
+    if (!previous || typeof previous !== 'object' || typeof previous.keyId !== 'string' || !KEY_ID.test(previous.keyId)) {
+      throw new TypeError(`\`${option}.keyId\` must be 1 to 64 letters, digits, '.', '_' or '-'.`);
+    }
+    if (verification.has(previous.keyId)) throw new TypeError(`\`${option}.keyId\` repeats the key id '${previous.keyId}'; key ids must be unique.`);
+    verification.set(previous.keyId, verificationEntry(previous, option));
+  }
+  const algorithms = [...new Set([...verification.values()].map((entry) => entry.algorithm))];
+  return { issuer, audience, type, clockToleranceSec, keyId, signing, verification, algorithms };
+}
+
+function verificationEntry(key: VerificationKey, option: string): KeyEntry {
+  if (key.algorithm === 'HS256') return { algorithm: 'HS256', key: secretKey((key as { secret: unknown }).secret, `${option}.secret`) };
+  if (ASYMMETRIC.includes(key.algorithm)) {
+    return { algorithm: key.algorithm, key: asymmetricKey((key as { publicKey: unknown }).publicKey, key.algorithm, `${option}.publicKey`, 'public') };
+  }
+  throw new TypeError(`\`${option}.algorithm\` must be HS256, ES256, RS256 or PS256 (received ${describe((key as { algorithm: unknown }).algorithm)}).`);
+}
+
+function requireText(value: unknown, option: string, example: string): string {
+  if (typeof value !== 'string' || value.trim() === '' || value.length > 512) {
+    throw new TypeError(`\`${option}\` must be a non-empty string: ${example} (received ${describe(value)}).`);
+  }
+  return value;
+}
+
+function secretKey(secret: unknown, option: string): KeyObject {
+  const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret instanceof Uint8Array ? Buffer.from(secret) : undefined;
+  if (!bytes || bytes.length < 32) {
+    throw new TypeError(
+      `\`${option}\` must be at least 32 random bytes (received ${bytes ? `${bytes.length} bytes` : describe(secret)}). Generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`,
+    );
+  }
+  return createSecretKey(bytes);
+}
+
+function asymmetricKey(input: unknown, algorithm: AsymmetricAlgorithm, option: string, kind: 'private' | 'public'): KeyObject {
+  let key: KeyObject;
+  try {
+    if (typeof input === 'string') key = kind === 'private' ? createPrivateKey(input) : createPublicKey(input);
+    else if (input && typeof input === 'object' && 'type' in input && 'export' in input) key = input as KeyObject;
+    else throw new Error('not a key');
+  } catch {
+    throw new TypeError(`\`${option}\` must be a PEM string or a KeyObject holding a ${kind} key for ${algorithm}.`);
+  }
+  if (key.type !== kind) throw new TypeError(`\`${option}\` must be a ${kind} key (received a ${key.type} key).`);
+  const details = key.asymmetricKeyDetails ?? {};
+  if (algorithm === 'ES256' && !(key.asymmetricKeyType === 'ec' && details.namedCurve === 'prime256v1')) {
+    throw new TypeError(`\`${option}\` must be a P-256 (prime256v1) EC key for ES256.`);
+  }
+  if (algorithm !== 'ES256') {
+    const rsaType = key.asymmetricKeyType === 'rsa' || (algorithm === 'PS256' && key.asymmetricKeyType === 'rsa-pss');
+    if (!rsaType || (details.modulusLength ?? 0) < 2048) {
+      throw new TypeError(`\`${option}\` must be an RSA key of at least 2048 bits for ${algorithm}.`);
+    }
+  }
+  return key;
+}
+
+function checkPair(signing: KeyEntry, verification: KeyEntry): void {
+  const probe = jwt.sign({ probe: true }, signing.key, { algorithm: signing.algorithm, noTimestamp: true });
+  try {
+    jwt.verify(probe, verification.key, { algorithms: [verification.algorithm] });
+  } catch {
+    throw new TypeError('`tokens.publicKey` does not belong to `tokens.privateKey`.');
+  }
+}
+
+export function newTokenId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+export function signToken(config: TokenConfig, claims: StepUpClaims): string {
+  return jwt.sign(claims, config.signing.key, {
+    algorithm: config.signing.algorithm,
+    keyid: config.keyId,
+    header: { alg: config.signing.algorithm, typ: config.type },
+  });
+}
+
+export class TokenRejection extends Error {
+  constructor(
+    readonly reason: StepUpRejectionReason,
+    readonly errorClass: TokenErrorClass,
+  ) {
+    super(reason);
+  }
+}
+
+const REQUIRED_STRINGS = ['iss', 'aud', 'sub', 'jti', 'acr', 'purpose', 'cid', 'chn'] as const;
+const REQUIRED_NUMBERS = ['iat', 'exp', 'auth_time'] as const;
+
+/**
+ * Signature, pinned algorithm per `kid`, issuer, audience, expiry, `typ`, and the
+ * presence and type of every claim. jsonwebtoken checks neither `typ` nor that `exp`
+ * exists, so both are checked here. Nothing of the token is read before this passes.
+ */
+export async function verifySignedToken(config: TokenConfig, token: string, nowMs: number): Promise<StepUpClaims> {
+  if (token.length > 4096 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) {
+    throw new TokenRejection('invalid', 'invalid_token');
+  }
+  let decoded: jwt.Jwt;
+  try {
+    decoded = await new Promise<jwt.Jwt>((resolve, reject) => {
+      jwt.verify(token, (header, provide) => {
+        const entry = header.kid === undefined ? undefined : config.verification.get(header.kid);
+        // One algorithm per key: a token may not pick another (RS256 for an ES256 key, HS256 with a public key).
+        if (!entry || entry.algorithm !== header.alg) return provide(new Error('unknown key'));
+        provide(null, entry.key as unknown as jwt.Secret);
+      }, {
+        complete: true,
+        algorithms: config.algorithms,
+        issuer: config.issuer,
+        audience: config.audience,
+        clockTolerance: config.clockToleranceSec,
+        clockTimestamp: Math.floor(nowMs / 1000),
+      }, (error, result) => (error || !result ? reject(error ?? new Error('no result')) : resolve(result as unknown as jwt.Jwt)));
+    });
+  } catch (error) {
+    const expired = error instanceof jwt.TokenExpiredError;
+    throw new TokenRejection(expired ? 'expired' : 'invalid', 'invalid_token');
+  }
+  const typ = typeof decoded.header.typ === 'string' ? decoded.header.typ.toLowerCase().replace(/^application\//, '') : '';
+  if (typ !== config.type.toLowerCase()) throw new TokenRejection('invalid', 'invalid_token');
+  const payload = decoded.payload;
+  if (typeof payload !== 'object' || payload === null) throw new TokenRejection('invalid', 'invalid_token');
+  const claims = payload as Record<string, unknown>;
+  for (const name of REQUIRED_STRINGS) {
+    if (typeof claims[name] !== 'string' || claims[name] === '') throw new TokenRejection('invalid', 'invalid_token');
+  }
+  for (const name of REQUIRED_NUMBERS) {
+    if (typeof claims[name] !== 'number' || !Number.isFinite(claims[name])) throw new TokenRejection('invalid', 'invalid_token');
+  }
+  if (!Array.isArray(claims.amr) || claims.amr.length === 0 || claims.amr.some((value) => typeof value !== 'string')) {
+    throw new TokenRejection('invalid', 'invalid_token');
+  }
+  for (const name of ['txn', 'sbh'] as const) {
+    if (claims[name] !== undefined && (typeof claims[name] !== 'string' || claims[name] === '')) throw new TokenRejection('invalid', 'invalid_token');
+  }
+  return claims as unknown as StepUpClaims;
+}
+
+export function tokenFailure(rejection: TokenRejection, purpose: string, maxAge: number | undefined) {
+  return stepUpError('step_up_required', { reason: rejection.reason, errorClass: rejection.errorClass, purpose, ...(maxAge === undefined ? {} : { maxAge }) });
+}

@@ -1,0 +1,201 @@
+import type { KeyObject } from 'node:crypto';
+import type { ChallengeStore } from '../stores/store.js';
+import type { Channel } from '../channels/channel.js';
+import type { StepUpEvent } from './events.js';
+
+/** Seconds as a number, or a string such as `'30s'`, `'5m'`, `'1h'`. */
+export type Duration = number | `${number}${'s' | 'm' | 'h'}`;
+
+/** A secret given as text (UTF-8) or bytes. */
+export type Secret = string | Buffer | Uint8Array;
+
+/** A JSON value as it can appear in a transaction. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** The transaction a payment challenge is bound to (amount, currency, payee, and any app fields). */
+export type Transaction = { [key: string]: JsonValue };
+
+export type AsymmetricAlgorithm = 'ES256' | 'RS256' | 'PS256';
+export type TokenAlgorithm = 'HS256' | AsymmetricAlgorithm;
+
+/** A key that verifies step-up tokens, for rotation: tokens signed with it stay valid until they expire. */
+export type VerificationKey =
+  | { keyId: string; algorithm: 'HS256'; secret: Secret }
+  | { keyId: string; algorithm: AsymmetricAlgorithm; publicKey: string | KeyObject };
+
+interface TokenOptionsBase {
+  /** `iss` of issued tokens, checked exactly. */
+  issuer: string;
+  /** `aud` of issued tokens, checked exactly. */
+  audience: string;
+  /** `kid` header of issued tokens. Default `'stepup-1'`. */
+  keyId?: string;
+  /** Earlier keys still accepted on verification (key rotation). */
+  previousKeys?: VerificationKey[];
+  /** `typ` header. Default `'stepup+jwt'`. */
+  type?: string;
+  /** Accepted clock difference between servers. Default 30 s, at most 60 s. */
+  clockTolerance?: Duration;
+}
+
+export type TokenOptions =
+  | (TokenOptionsBase & { secret: Secret; algorithm?: 'HS256' })
+  | (TokenOptionsBase & { privateKey: string | KeyObject; publicKey: string | KeyObject; algorithm: AsymmetricAlgorithm });
+
+export interface CodeOptions {
+  /** Digits per code, 6 to 10. Default 6. */
+  length?: number;
+  /** Lifetime of a challenge and its code, at most 10 minutes. Default `'5m'`. */
+  ttl?: Duration;
+  /** Wrong codes before a challenge locks, 1 to 10 (at most 5 for purposes that bind a transaction). Default 5. */
+  maxAttempts?: number;
+}
+
+export interface SendOptions {
+  /** Wait between two sends of one challenge. Default `'30s'`. */
+  cooldown?: Duration;
+  /** Sends per challenge, the first one included, 1 to 10. Default 3. */
+  maxPerChallenge?: number;
+  /** Longest wait for one provider call before falling back to the next channel. Default `'10s'`. */
+  timeout?: Duration;
+}
+
+/** Policy of one purpose: a name the app chooses, such as `login` or `payment`. */
+export interface PurposePolicy {
+  /** Lifetime of step-up tokens for this purpose. */
+  tokenTtl?: Duration;
+  /** Wrong codes before a challenge of this purpose locks. Defaults to `code.maxAttempts`. */
+  maxAttempts?: number;
+  /** Challenges must carry a transaction; tokens carry its hash as `txn`. */
+  requireTransaction?: boolean;
+  /** Guards consume each token of this purpose once (by `jti`). */
+  oneTime?: boolean;
+}
+
+export interface PhoneOptions {
+  /** ISO 3166 country used for numbers given without `+` and country code. */
+  defaultCountry?: string;
+  /** Only numbers of these ISO 3166 countries are accepted. */
+  allowCountries?: string[];
+}
+
+/** A pepper with an id, so that it can rotate: challenges remember which one hashed their code. */
+export interface PepperKey {
+  id: string;
+  secret: Secret;
+}
+
+export interface StepUpOptions {
+  /** Where challenges live: `new RedisStore({ client })` in production, `new MemoryStore()` in development. */
+  store: ChallengeStore;
+  /** Delivery channels in fallback order. */
+  channels: Channel[];
+  tokens: TokenOptions;
+  /** Server secret for the codes' HMACs, at least 32 bytes; or a list, the first one current, for rotation. */
+  pepper: Secret | PepperKey[];
+  code?: CodeOptions;
+  sends?: SendOptions;
+  /** Purposes beyond (or overriding) the presets `login`, `payment` and `password-reset`. */
+  purposes?: Record<string, PurposePolicy>;
+  phones?: PhoneOptions;
+  /** Name shown in messages. Default `'Your app'`. */
+  brand?: string;
+  /** Domain for the last line `@domain #123456` of free-text messages (origin-bound one-time codes). */
+  webOtpDomain?: string;
+  /** Audit hook; called for every decision. Errors it throws are swallowed. */
+  onEvent?: (event: StepUpEvent) => void;
+  /** Injected clock in milliseconds, for tests. Default `Date.now`. */
+  clock?: () => number;
+  /** Accept a MemoryStore when NODE_ENV is production (it loses state on restart and is per-process). */
+  allowMemoryStoreInProduction?: boolean;
+}
+
+/** What a client may see of a challenge: never the code, never the full number. */
+export interface ChallengeView {
+  challengeId: string;
+  purpose: string;
+  channel: string;
+  /** Masked destination, such as `+34 ••••••• 78`. */
+  to: string;
+  /** ISO 8601 instant. */
+  expiresAt: string;
+  /** ISO 8601 instant after which a resend is allowed. */
+  resendAfter: string;
+  sendsLeft: number;
+  attemptsLeft: number;
+}
+
+export interface StartInput {
+  /** Stable, non-personal user id. */
+  subject: string;
+  /** The number on file, E.164 preferred. Never take it from the request body. */
+  phone: string;
+  purpose: string;
+  /** Required for purposes that bind a transaction. */
+  transaction?: Transaction;
+  locale?: string;
+  /** Ties the challenge to the session that asked for it (for example the session id). */
+  binding?: string;
+  ip?: string;
+  /** Name of a configured channel to send through first. */
+  channel?: string;
+  /** Factors already checked in this authentication event (for example `['pwd']` after a password). */
+  otherFactors?: string[];
+}
+
+export interface ResendInput {
+  subject: string;
+  channel?: string;
+  binding?: string;
+  ip?: string;
+}
+
+export interface VerifyInput {
+  subject: string;
+  binding?: string;
+  ip?: string;
+}
+
+/** Claims of a step-up token (DESIGN §6). */
+export interface StepUpClaims {
+  iss: string;
+  aud: string;
+  sub: string;
+  iat: number;
+  exp: number;
+  auth_time: number;
+  jti: string;
+  acr: string;
+  amr: string[];
+  purpose: string;
+  cid: string;
+  chn: string;
+  txn?: string;
+  sbh?: string;
+}
+
+export interface VerifyResult {
+  token: string;
+  claims: StepUpClaims;
+  /** Seconds until the token expires. */
+  expiresIn: number;
+}
+
+export interface CheckTokenInput {
+  purpose: string;
+  /** Longest accepted time since the code was verified. */
+  maxAge?: Duration;
+  /** The subject of the primary session; the token's `sub` must equal it. */
+  subject?: string;
+  /** The transaction about to be executed; the token's `txn` must be its hash. */
+  transaction?: Transaction;
+  /** The session binding; the token's `sbh` must be its keyed hash. */
+  binding?: string;
+  /** Consume the token's `jti` so that it passes once. Forced on for one-time purposes. */
+  oneTime?: boolean;
+  /** Accepted `acr` values, by exact match. */
+  acrValues?: string[];
+  /** Refuse tokens whose `amr` holds any of these (for example `['sms']`). */
+  denyAmr?: string[];
+  ip?: string;
+}

@@ -1,0 +1,147 @@
+import { stepUpError } from '../core/errors.js';
+import type { StepUp } from '../core/stepup.js';
+import type { Transaction } from '../core/types.js';
+import { jsonResponse, toHttpError, type HttpResponse, type MaybePromise } from './responses.js';
+
+/** The user a challenge is for, as the app knows them: never taken from the request body. */
+export interface ResolvedSubject {
+  /** Stable, non-personal user id. */
+  id: string;
+  /** The phone number on file. */
+  phone: string;
+  /** Factors already checked in this event, such as `['pwd']` after a password step (adds `mfa` to `amr`). */
+  otherFactors?: string[];
+}
+
+/** Options shared by the Express and Koa routers; `Req` is the framework's request (or context). */
+export interface ChallengeRouterOptions<Req> {
+  /** The signed-in (or half-signed-in) user and the number on file; `undefined` answers 401 `unauthenticated`. */
+  resolveSubject: (req: Req) => MaybePromise<ResolvedSubject | null | undefined>;
+  /** Ties challenges to the session that asked for them, such as the session id. */
+  binding?: (req: Req) => MaybePromise<string | undefined>;
+  /**
+   * The transaction a challenge approves, read from the server's own record. When set,
+   * any `transaction` in the body is ignored.
+   */
+  transaction?: (req: Req, purpose: string) => MaybePromise<Transaction | undefined>;
+  /** Purposes this router may start. Default: every configured purpose. */
+  purposes?: string[];
+  /** Largest JSON body accepted. Default `'8kb'`. */
+  bodyLimit?: string | number;
+  /** Called with unexpected errors (the client only sees a bare 500). Default: console.error. */
+  onError?: (error: unknown) => void;
+}
+
+export interface RequestFacts {
+  body: unknown;
+  ip: string | undefined;
+}
+
+const ROUTER_OPTIONS = ['resolveSubject', 'binding', 'transaction', 'purposes', 'bodyLimit', 'onError'];
+
+/**
+ * The three challenge routes of DESIGN §4, as functions from a request to an
+ * {@link HttpResponse}. Adapters route, parse the body, and copy the answer back.
+ */
+export function createChallengeHandlers<Req>(stepup: StepUp, options: ChallengeRouterOptions<Req>) {
+  if (!stepup || typeof stepup.start !== 'function') throw new TypeError('stepUpRouter needs the service from createStepUp(...) as its first argument.');
+  if (!options || typeof options.resolveSubject !== 'function') {
+    throw new TypeError('stepUpRouter needs `resolveSubject: (req) => ({ id, phone })`: codes go to the number on file, never to one from the request.');
+  }
+  const unknown = Object.keys(options).find((key) => !ROUTER_OPTIONS.includes(key));
+  if (unknown) throw new TypeError(`stepUpRouter has no option \`${unknown}\`. Known: ${ROUTER_OPTIONS.join(', ')}.`);
+  for (const name of ['binding', 'transaction', 'onError'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`\`${name}\` must be a function.`);
+  }
+  const allowed = new Set(options.purposes ?? []);
+  for (const purpose of allowed) {
+    if (!stepup.purpose(purpose)) throw new TypeError(`\`purposes\` names '${purpose}', which createStepUp does not know; configure it in createStepUp({ purposes }).`);
+  }
+  const report = options.onError ?? ((error: unknown) => console.error('[whatsapp-stepup] unexpected error', error));
+
+  const respond = async (work: () => Promise<HttpResponse>): Promise<HttpResponse> => {
+    try {
+      return await work();
+    } catch (error) {
+      const response = toHttpError(error);
+      if (response.status === 500) report(error);
+      return response;
+    }
+  };
+
+  const subjectOf = async (req: Req): Promise<ResolvedSubject> => {
+    const subject = await options.resolveSubject(req);
+    if (!subject) throw stepUpError('unauthenticated');
+    return subject;
+  };
+  const bindingOf = async (req: Req) => (options.binding ? await options.binding(req) : undefined);
+
+  return {
+    start: (req: Req, facts: RequestFacts) => respond(async () => {
+      const body = readBody(facts.body, ['purpose', 'channel', 'transaction', 'locale']);
+      const purpose = body.purpose;
+      if (typeof purpose !== 'string' || !stepup.purpose(purpose) || (allowed.size > 0 && !allowed.has(purpose))) {
+        throw stepUpError('invalid_request', {}, 'Unknown purpose.');
+      }
+      const subject = await subjectOf(req);
+      const transaction = options.transaction ? await options.transaction(req, purpose) : (body.transaction as Transaction | undefined);
+      const view = await stepup.start({
+        subject: subject.id,
+        phone: subject.phone,
+        purpose,
+        ...optionalFields({
+          transaction,
+          channel: optionalString(body.channel, 'channel'),
+          locale: optionalString(body.locale, 'locale'),
+          binding: await bindingOf(req),
+          ip: facts.ip,
+          otherFactors: subject.otherFactors,
+        }),
+      });
+      return jsonResponse(201, view);
+    }),
+
+    resend: (req: Req, challengeId: string, facts: RequestFacts) => respond(async () => {
+      const body = readBody(facts.body ?? {}, ['channel']);
+      const subject = await subjectOf(req);
+      const view = await stepup.resend(challengeId, {
+        subject: subject.id,
+        ...optionalFields({ channel: optionalString(body.channel, 'channel'), binding: await bindingOf(req), ip: facts.ip }),
+      });
+      return jsonResponse(200, view);
+    }),
+
+    verify: (req: Req, challengeId: string, facts: RequestFacts) => respond(async () => {
+      const body = readBody(facts.body, ['code']);
+      if (typeof body.code !== 'string') throw stepUpError('invalid_request', {}, 'The body must be { "code": "123456" }.');
+      const subject = await subjectOf(req);
+      const result = await stepup.verify(challengeId, body.code, {
+        subject: subject.id,
+        ...optionalFields({ binding: await bindingOf(req), ip: facts.ip }),
+      });
+      return jsonResponse(200, { token: result.token, tokenType: 'step-up', expiresIn: result.expiresIn, purpose: result.claims.purpose });
+    }),
+  };
+}
+
+export type ChallengeHandlers<Req> = ReturnType<typeof createChallengeHandlers<Req>>;
+
+function readBody(body: unknown, known: string[]): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw stepUpError('invalid_request', {}, 'The request body must be a JSON object.');
+  }
+  const unknown = Object.keys(body).find((key) => !known.includes(key));
+  if (unknown) throw stepUpError('invalid_request', {}, `Unknown field "${unknown.slice(0, 32)}". Allowed: ${known.join(', ')}.`);
+  return body as Record<string, unknown>;
+}
+
+function optionalString(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw stepUpError('invalid_request', {}, `"${name}" must be a string.`);
+  return value;
+}
+
+/** Drops undefined members, so that the core sees an absent option rather than an explicit undefined. */
+function optionalFields<T extends Record<string, unknown>>(fields: T): Partial<T> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,100 @@
+import { Strategy as CustomStrategy } from 'passport-custom';
+import type { Request } from 'express';
+import { isStepUpError, stepUpError, type StepUpErrorCode } from '../core/errors.js';
+import type { StepUp } from '../core/stepup.js';
+import type { StepUpClaims } from '../core/types.js';
+import type { MaybePromise } from '../http/responses.js';
+
+/** What the strategy passes to `fail`: the error's stable code and a message safe to show. */
+export interface WhatsAppOtpFailure {
+  code: StepUpErrorCode;
+  message: string;
+  attemptsLeft?: number;
+  retryAfter?: number;
+}
+
+/** What the strategy passes to `success` as `info`: the step-up token for the client or session. */
+export interface WhatsAppOtpSuccess {
+  token: string;
+  tokenType: 'step-up';
+  expiresIn: number;
+  purpose: string;
+  claims: StepUpClaims;
+}
+
+/** The actions passport-strategy gives every strategy at run time. */
+interface PassportActions {
+  fail(challenge: unknown, status?: number): void;
+}
+
+export type VerifyDone<User> = (error: unknown, user?: User | false, info?: { message?: string }) => void;
+
+export interface WhatsAppOtpStrategyOptions<User> {
+  /** Strategy name for `passport.authenticate(name)`. Default `'whatsapp-otp'`. */
+  name?: string;
+  /** The user the pending login belongs to (for example set in the session by the password step). */
+  resolveSubject: (req: Request) => MaybePromise<string | { id: string } | null | undefined>;
+  /** The same session binding that started the challenge. */
+  binding?: (req: Request) => MaybePromise<string | undefined>;
+  /** Loads the user from the verified claims: `done(null, user)`, or `done(null, false)` to refuse. */
+  verify: (claims: StepUpClaims, done: VerifyDone<User>) => void;
+}
+
+/**
+ * Passport strategy for the second step of a login: reads `{ challengeId, code }` from
+ * the body, verifies through the core, and hands the claims to `verify` to load the user.
+ * A wrong code and every other refusal go to `fail` (with the error's status); an
+ * unavailable store or provider goes to `error`.
+ *
+ * @example
+ * passport.use(new WhatsAppOtpStrategy(stepup, {
+ *   resolveSubject: (req) => req.session.pendingUserId,
+ *   verify: (claims, done) => users.find(claims.sub).then((user) => done(null, user), done),
+ * }));
+ * app.post('/login/code', passport.authenticate('whatsapp-otp', { failureRedirect: '/login/code' }), ...);
+ */
+export class WhatsAppOtpStrategy<User = unknown> extends CustomStrategy {
+  constructor(stepup: StepUp, options: WhatsAppOtpStrategyOptions<User>) {
+    if (!stepup || typeof stepup.verify !== 'function') throw new TypeError('WhatsAppOtpStrategy needs the service from createStepUp(...) as its first argument.');
+    if (!options || typeof options.resolveSubject !== 'function') {
+      throw new TypeError('WhatsAppOtpStrategy needs `resolveSubject: (req) => userId` (the user whose password step passed).');
+    }
+    if (typeof options.verify !== 'function') throw new TypeError('WhatsAppOtpStrategy needs `verify: (claims, done) => done(null, user)`.');
+    if (options.binding !== undefined && typeof options.binding !== 'function') throw new TypeError('WhatsAppOtpStrategy: `binding` must be a function.');
+    super(async (req, done) => {
+      try {
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        const { challengeId, code } = body;
+        if (typeof challengeId !== 'string' || typeof code !== 'string') {
+          throw stepUpError('invalid_request', {}, 'Send the challengeId and the code.');
+        }
+        const resolved = await options.resolveSubject(req);
+        const subject = typeof resolved === 'string' ? resolved : resolved?.id;
+        if (!subject) throw stepUpError('unauthenticated', {}, 'Sign in with your password first.');
+        const binding = options.binding ? await options.binding(req) : undefined;
+        const result = await stepup.verify(challengeId, code, { subject, ...(binding === undefined ? {} : { binding }), ...(req.ip ? { ip: req.ip } : {}) });
+        const info: WhatsAppOtpSuccess = {
+          token: result.token,
+          tokenType: 'step-up',
+          expiresIn: result.expiresIn,
+          purpose: result.claims.purpose,
+          claims: result.claims,
+        };
+        options.verify(result.claims, (error, user, failure) => {
+          if (error) return done(error);
+          if (!user) return done(null, false, failure);
+          done(null, user, info);
+        });
+      } catch (error) {
+        if (isStepUpError(error) && error.status < 500) {
+          const failure: WhatsAppOtpFailure = { code: error.code, message: error.message, ...error.details };
+          delete (failure as { reason?: unknown }).reason;
+          // passport-custom's done() cannot carry a status; Strategy#fail can (400, 404, 410, 429).
+          return (this as unknown as PassportActions).fail(failure, error.status);
+        }
+        done(error);
+      }
+    });
+    (this as { name: string }).name = options.name ?? 'whatsapp-otp';
+  }
+}

@@ -1,0 +1,211 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { Transport } from '../channels/channel.js';
+import { stepUpError } from '../core/errors.js';
+import { describe } from '../core/duration.js';
+import { CREATE_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, VERIFY_SCRIPT } from './redis-scripts.js';
+import type {
+  ChallengeOwner,
+  ChallengeRecord,
+  ChallengeStore,
+  ClosedChallenge,
+  ResendOutcome,
+  VerifyOutcome,
+} from './store.js';
+
+export interface RedisStoreOptions {
+  /**
+   * An ioredis client or Cluster. Give it bounded waits so that an outage fails fast:
+   * `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false }`.
+   */
+  client: Redis | Cluster;
+  /** Prefix of every key. Default `'stepup:'`. It may not hold `{` or `}` (they would change the Cluster slot). */
+  prefix?: string;
+  /** Longest wait for one store operation before it fails as `store_unavailable`, in ms. Default 1000. */
+  timeoutMs?: number;
+}
+
+type ScriptCommand = (...args: (string | number)[]) => Promise<unknown>;
+
+const COMMANDS = {
+  stepupCreate: { lua: CREATE_SCRIPT },
+  stepupVerify: { lua: VERIFY_SCRIPT },
+  stepupResend: { lua: RESEND_SCRIPT },
+  stepupRecordDelivery: { lua: RECORD_DELIVERY_SCRIPT },
+} as const;
+
+type CommandName = keyof typeof COMMANDS;
+
+/** Short hash field names: a challenge is one Redis hash. */
+const FIELDS = {
+  id: 'id',
+  subject: 'sub',
+  purpose: 'pur',
+  bindingHash: 'bnd',
+  txn: 'txn',
+  channel: 'chn',
+  transport: 'trp',
+  digest: 'dig',
+  attempts: 'att',
+  maxAttempts: 'max',
+  sends: 'snd',
+  maxSends: 'msnd',
+  createdAt: 'cre',
+  expiresAt: 'exp',
+  nextSendAt: 'nxt',
+  sealedPhone: 'phn',
+  to: 'to',
+  locale: 'loc',
+  otherFactors: 'ofa',
+  locked: 'lck',
+} as const satisfies Record<keyof ChallengeRecord, string>;
+
+const NUMBER_FIELDS = new Set<keyof ChallengeRecord>(['attempts', 'maxAttempts', 'sends', 'maxSends', 'createdAt', 'expiresAt', 'nextSendAt']);
+
+/**
+ * Challenges in Redis (standalone, Sentinel or Cluster), through ioredis. Every state
+ * change is one Lua script on one key, named `<prefix>ch:{<challengeId>}` so that its
+ * slot is fixed by the hash tag; one-time token ids are `<prefix>jti:{<jti>}` strings
+ * set with NX. Every key has a TTL. Any Redis failure surfaces as `store_unavailable`.
+ */
+export class RedisStore implements ChallengeStore {
+  readonly #client: Redis | Cluster;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+
+  constructor(options: RedisStoreOptions) {
+    if (!options || typeof options !== 'object') {
+      throw new TypeError('RedisStore needs options: new RedisStore({ client: new Redis(url) }).');
+    }
+    const { client, prefix = 'stepup:', timeoutMs = 1000, ...unknown } = options;
+    const extra = Object.keys(unknown);
+    if (extra.length > 0) throw new TypeError(`RedisStore does not know the option \`${extra[0]}\`. Known: client, prefix, timeoutMs.`);
+    if (!client || typeof (client as { defineCommand?: unknown }).defineCommand !== 'function') {
+      throw new TypeError('`client` must be an ioredis client or Cluster: new RedisStore({ client: new Redis(url) }).');
+    }
+    if (typeof prefix !== 'string' || /[{}]/.test(prefix) || prefix.length > 64) {
+      throw new TypeError(`\`prefix\` must be a string of at most 64 characters without '{' or '}' (received ${describe(prefix)}); braces would change the Cluster hash tag.`);
+    }
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 50 || timeoutMs > 30_000) {
+      throw new TypeError(`\`timeoutMs\` must be an integer from 50 to 30000 (received ${describe(timeoutMs)}). Omit it to use 1000.`);
+    }
+    const scaleReads = (client as { options?: { scaleReads?: unknown } }).options?.scaleReads;
+    if (scaleReads !== undefined && scaleReads !== 'master') {
+      throw new TypeError("The Cluster client must read from primaries: create it with `scaleReads: 'master'` (replicas can serve stale challenges).");
+    }
+    const clientPrefix = (client as { options?: { keyPrefix?: unknown } }).options?.keyPrefix;
+    if (typeof clientPrefix === 'string' && /[{}]/.test(clientPrefix)) {
+      throw new TypeError("The ioredis client's `keyPrefix` may not hold '{' or '}': they would change the Cluster hash tag.");
+    }
+    this.#client = client;
+    this.#prefix = prefix;
+    this.#timeoutMs = timeoutMs;
+    for (const [name, { lua }] of Object.entries(COMMANDS)) {
+      if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
+        client.defineCommand(name, { numberOfKeys: 1, lua });
+      }
+    }
+  }
+
+  async create(record: ChallengeRecord, ttlMs: number): Promise<void> {
+    const fields: string[] = [];
+    for (const [property, field] of Object.entries(FIELDS) as [keyof ChallengeRecord, string][]) {
+      const value = record[property];
+      fields.push(field, typeof value === 'boolean' ? (value ? '1' : '0') : String(value));
+    }
+    await this.#run('stepupCreate', this.#challengeKey(record.id), Math.ceil(ttlMs), ...fields);
+  }
+
+  async verify(id: string, owner: ChallengeOwner, digests: string[]): Promise<VerifyOutcome> {
+    const reply = await this.#runOwned('stepupVerify', id, owner, digests);
+    const [status, ...rest] = reply;
+    switch (status) {
+      case 'ok':
+        return { status, record: parseRecord(rest) };
+      case 'invalid':
+        return { status, attemptsLeft: Number(rest[0]) };
+      case 'locked_now':
+        return { status };
+      default:
+        return closed(status);
+    }
+  }
+
+  async reserveResend(id: string, owner: ChallengeOwner, input: { digest: string; cooldownMs: number }): Promise<ResendOutcome> {
+    const reply = await this.#runOwned('stepupResend', id, owner, [input.digest, String(Math.ceil(input.cooldownMs))]);
+    const [status, ...rest] = reply;
+    switch (status) {
+      case 'ok':
+        return { status, record: parseRecord(rest) };
+      case 'exhausted':
+        return { status };
+      case 'cooldown':
+        return { status, retryAfterMs: Number(rest[0]) };
+      default:
+        return closed(status);
+    }
+  }
+
+  async recordDelivery(id: string, delivery: { channel: string; transport: Transport }): Promise<void> {
+    await this.#run('stepupRecordDelivery', this.#challengeKey(id), FIELDS.channel, delivery.channel, FIELDS.transport, delivery.transport);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.#guard(this.#client.del(this.#challengeKey(id)));
+  }
+
+  async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
+    const reply = await this.#guard(this.#client.set(`${this.#prefix}jti:{${key}}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
+    return reply === 'OK';
+  }
+
+  #challengeKey(id: string): string {
+    return `${this.#prefix}ch:{${id}}`;
+  }
+
+  async #runOwned(name: CommandName, id: string, owner: ChallengeOwner, rest: string[]): Promise<string[]> {
+    const reply = await this.#run(name, this.#challengeKey(id), owner.now, owner.subject, owner.bindingHashes.length, ...owner.bindingHashes, ...rest);
+    if (!Array.isArray(reply) || reply.some((item) => typeof item !== 'string')) {
+      throw stepUpError('store_unavailable', { retryAfter: 1 });
+    }
+    return reply as string[];
+  }
+
+  #run(name: CommandName, key: string, ...args: (string | number)[]): Promise<unknown> {
+    const command = (this.#client as unknown as Record<CommandName, ScriptCommand>)[name];
+    return this.#guard(command.call(this.#client, key, ...args));
+  }
+
+  /** Fail closed and fast: any error or a reply later than `timeoutMs` is `store_unavailable`. */
+  async #guard<T>(operation: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('Redis did not answer in time')), this.#timeoutMs);
+    });
+    try {
+      return await Promise.race([operation, timeout]);
+    } catch (error) {
+      // The cause keeps ioredis's message only: its error objects can carry command arguments.
+      const message = error instanceof Error ? error.message : 'Redis failed';
+      throw stepUpError('store_unavailable', { retryAfter: 1 }, undefined, new Error(message));
+    } finally {
+      clearTimeout(timer);
+      operation.catch(() => {});
+    }
+  }
+}
+
+function closed(status: string | undefined): ClosedChallenge {
+  if (status === 'not_found' || status === 'expired' || status === 'locked') return { status };
+  throw stepUpError('store_unavailable', { retryAfter: 1 });
+}
+
+function parseRecord(flat: string[]): ChallengeRecord {
+  const byField = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) byField.set(flat[i]!, flat[i + 1]!);
+  const record: Record<string, string | number | boolean> = {};
+  for (const [property, field] of Object.entries(FIELDS) as [keyof ChallengeRecord, string][]) {
+    const value = byField.get(field) ?? '';
+    record[property] = property === 'locked' ? value === '1' : NUMBER_FIELDS.has(property) ? Number(value) : value;
+  }
+  return record as unknown as ChallengeRecord;
+}
