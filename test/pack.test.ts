@@ -80,6 +80,33 @@ const CJS_PROBE = `
   }));
 `;
 
+// The ESM root with the CommonJS express entry: two copies of the core in one process.
+// A refusal must still be a 401 (an unrecognized error would be a 500).
+const MIXED_PROBE = `
+  import { createRequire } from 'node:module';
+  import { once } from 'node:events';
+  const require = createRequire(import.meta.url);
+  const esm = await import('whatsapp-stepup');
+  const cjs = require('whatsapp-stepup');
+  const { requireStepUp } = require('whatsapp-stepup/express');
+  const express = require('express');
+  const stepup = esm.createStepUp({
+    store: new esm.MemoryStore(), channels: [new esm.OutboxChannel()], pepper: 'p'.repeat(32),
+    tokens: { issuer: 'https://a.example', audience: 'https://a.example', secret: 's'.repeat(32) },
+  });
+  const app = express();
+  app.get('/guarded', requireStepUp(stepup, { purpose: 'login', subject: () => 'u1' }), (req, res) => res.send('passed'));
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const response = await fetch('http://127.0.0.1:' + server.address().port + '/guarded');
+  server.close();
+  console.log(JSON.stringify({
+    status: response.status,
+    crossInstanceof: new cjs.StepUpError('invalid_request', 'x') instanceof esm.StepUpError,
+    rejectedBranch: new cjs.StepUpError('store_unavailable', 'x') instanceof esm.StepUpRejectedError,
+  }));
+`;
+
 const allFunctions = (names: string[]): Record<string, string> =>
   Object.fromEntries(names.map((name) => [name, 'function']));
 
@@ -128,6 +155,11 @@ describe('packed tarball', () => {
 
   afterAll(() => {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('recognizes errors across the ESM and CommonJS copies of the core', () => {
+    const result = JSON.parse(run(process.execPath, ['--input-type=module', '-e', MIXED_PROBE], consumer).trim().split('\n').pop() ?? '{}');
+    expect(result).toEqual({ status: 401, crossInstanceof: true, rejectedBranch: false });
   });
 
   for (const [format, args] of [

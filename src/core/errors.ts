@@ -56,6 +56,14 @@ export interface StepUpErrorDetails {
   maxAge?: number;
 }
 
+// A global symbol rather than class identity: the ESM and CommonJS builds, and each
+// subpath entry, carry their own copy of this class, and errors must be recognized across them.
+const BRAND = Symbol.for('whatsapp-stepup/StepUpError');
+
+function branded(value: unknown): value is StepUpError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}
+
 /**
  * Base class. Two branches map onto Passport: {@link StepUpRejectedError} is the
  * caller's fault (4xx, Passport `fail`), {@link StepUpUnavailableError} is ours (5xx,
@@ -66,12 +74,17 @@ export class StepUpError extends Error {
   readonly status: number;
   readonly details: Readonly<StepUpErrorDetails>;
 
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return branded(value);
+  }
+
   constructor(code: StepUpErrorCode, message: string, details: StepUpErrorDetails = {}, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
     this.status = STATUS_BY_CODE[code];
     this.details = Object.freeze({ ...details });
+    Object.defineProperty(this, BRAND, { value: true });
   }
 
   get retryAfter(): number | undefined {
@@ -87,9 +100,19 @@ export class StepUpError extends Error {
   }
 }
 
-export class StepUpRejectedError extends StepUpError {}
+/** The caller's fault: 4xx, Passport `fail`. */
+export class StepUpRejectedError extends StepUpError {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return branded(value) && value.status < 500;
+  }
+}
 
-export class StepUpUnavailableError extends StepUpError {}
+/** Our side (store or every channel down): 5xx, Passport `error`. */
+export class StepUpUnavailableError extends StepUpError {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return branded(value) && value.status >= 500;
+  }
+}
 
 const MESSAGES: Readonly<Record<StepUpErrorCode, string>> = {
   invalid_request: 'The request is not valid.',
@@ -118,5 +141,5 @@ export function stepUpError(
 }
 
 export function isStepUpError(value: unknown): value is StepUpError {
-  return value instanceof StepUpError;
+  return branded(value);
 }
