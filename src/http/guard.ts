@@ -1,5 +1,5 @@
 import { parseDuration } from '../core/duration.js';
-import { isStepUpError, type StepUpError, type StepUpRejectionReason } from '../core/errors.js';
+import { isStepUpError, stepUpError, type StepUpError, type StepUpRejectionReason } from '../core/errors.js';
 import type { StepUp } from '../core/stepup.js';
 import type { CheckTokenInput, Duration, StepUpClaims, Transaction } from '../core/types.js';
 import { errorResponse, toHttpError, type HttpResponse, type MaybePromise } from './responses.js';
@@ -33,6 +33,13 @@ export interface GuardOptions<Req> {
   scheme?: string;
   /** URL where a client starts a challenge, given in the refusal's body. */
   challengeEndpoint?: string;
+  /**
+   * The app's durable final gate, run after every check passed (SECURITY-REQUIREMENTS R-L4):
+   * for example insert `claims.jti` under a unique constraint. Return `false` to refuse the
+   * token as `replayed`; a throw answers 500. Redis can lose a consumed `jti` on failover; a
+   * database with a unique constraint cannot.
+   */
+  onExecute?: (claims: StepUpClaims, req: Req) => MaybePromise<boolean | void>;
   /** Called with unexpected errors (the client only sees a bare 500). Default: console.error. */
   onError?: (error: unknown) => void;
 }
@@ -45,7 +52,7 @@ export type HeaderReader = (name: string) => string | undefined;
 const TOKEN_CHARS = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Quoted-string content without quote, backslash or controls (RFC 9110 §5.6.4): safe to emit as-is.
 const QUOTABLE = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-const GUARD_OPTIONS = ['purpose', 'subject', 'maxAge', 'transaction', 'binding', 'oneTime', 'acrValues', 'denyAmr', 'token', 'scheme', 'challengeEndpoint', 'onError'];
+const GUARD_OPTIONS = ['purpose', 'subject', 'maxAge', 'transaction', 'binding', 'oneTime', 'acrValues', 'denyAmr', 'token', 'scheme', 'challengeEndpoint', 'onExecute', 'onError'];
 
 const DESCRIPTIONS: Record<StepUpRejectionReason, string> = {
   missing: 'A step-up token is required',
@@ -78,7 +85,7 @@ export function createGuard<Req>(stepup: StepUp, options: GuardOptions<Req>) {
     throw new TypeError(`requireStepUp: purpose '${policy.name}' binds a transaction; pass transaction: (req) => the record about to be executed.`);
   }
   if (policy.oneTime && options.oneTime === false) throw new TypeError(`requireStepUp: tokens of purpose '${policy.name}' are one-time; oneTime cannot be false.`);
-  for (const name of ['transaction', 'binding', 'onError'] as const) {
+  for (const name of ['transaction', 'binding', 'onExecute', 'onError'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`requireStepUp: \`${name}\` must be a function.`);
   }
   const maxAge = options.maxAge === undefined ? undefined : Math.floor(parseDuration(options.maxAge, 'maxAge'));
@@ -140,7 +147,11 @@ export function createGuard<Req>(stepup: StepUp, options: GuardOptions<Req>) {
         if (options.binding) input.binding = (await options.binding(req)) ?? '\u0000';
         if (options.transaction) input.transaction = await options.transaction(req);
       }
-      return { ok: true, claims: await stepup.checkToken(token, input) };
+      const claims = await stepup.checkToken(token, input);
+      if (options.onExecute && (await options.onExecute(claims, req)) === false) {
+        return { ok: false, response: refusal(stepUpError('step_up_required', { reason: 'replayed', errorClass: 'insufficient_user_authentication' })) };
+      }
+      return { ok: true, claims };
     } catch (error) {
       if (isStepUpError(error) && error.code === 'step_up_required') return { ok: false, response: refusal(error) };
       if (isStepUpError(error)) return { ok: false, response: errorResponse(error) };
