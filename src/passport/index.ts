@@ -61,7 +61,10 @@ export class WhatsAppOtpStrategy<User = unknown> extends CustomStrategy {
     }
     if (typeof options.verify !== 'function') throw new TypeError('WhatsAppOtpStrategy needs `verify: (claims, done) => done(null, user)`.');
     if (options.binding !== undefined && typeof options.binding !== 'function') throw new TypeError('WhatsAppOtpStrategy: `binding` must be a function.');
-    super(async (req, done) => {
+    // A function, not an arrow: passport runs each request on Object.create(strategy) with
+    // fail/success/error attached to that copy, and passport-custom calls this._verify on it,
+    // so `this` here is the per-request copy (the constructed instance has no `fail`).
+    super(async function (this: PassportActions, req, done) {
       try {
         const body = (req.body ?? {}) as Record<string, unknown>;
         const { challengeId, code } = body;
@@ -90,7 +93,7 @@ export class WhatsAppOtpStrategy<User = unknown> extends CustomStrategy {
           const failure: WhatsAppOtpFailure = { code: error.code, message: error.message, ...error.details };
           delete (failure as { reason?: unknown }).reason;
           // passport-custom's done() cannot carry a status; Strategy#fail can (400, 404, 410, 429).
-          return (this as unknown as PassportActions).fail(failure, error.status);
+          return this.fail(failure, error.status);
         }
         done(error);
       }
