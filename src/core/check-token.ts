@@ -38,6 +38,8 @@ export async function checkToken(config: StepUpConfig, token: unknown, input: Ch
   const nowSec = Math.floor(now / 1000);
   if (claims.auth_time > nowSec + config.tokens.clockToleranceSec) throw refuse('invalid', 'invalid_token', claims);
   if (claims.purpose !== policy.name) throw refuse('wrong_purpose', 'insufficient_user_authentication', claims);
+  // R-B4: `txn` is a required claim of purposes that bind a transaction; its absence is a malformed token.
+  if (policy.requireTransaction && claims.txn === undefined) throw refuse('invalid', 'invalid_token', claims);
   if (input.subject !== undefined && !safeEqual(claims.sub, String(input.subject))) throw refuse('wrong_subject', 'insufficient_user_authentication', claims);
   if (input.binding !== undefined) {
     const expected = config.peppers.map((keys) => hashBinding(keys, String(input.binding)));
