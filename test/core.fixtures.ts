@@ -49,6 +49,8 @@ export function fakeClock(start = Date.now()): FakeClock {
 export interface Harness {
   stepup: StepUp;
   outbox: OutboxChannel;
+  /** Every OutboxChannel among the configured channels. */
+  outboxes: OutboxChannel[];
   store: ChallengeStore;
   events: StepUpEvent[];
   clock: FakeClock;
@@ -72,7 +74,8 @@ export function makeStepUp(options: HarnessOptions = {}): Harness {
     store,
     clock,
   });
-  return { stepup, outbox, store, events, clock };
+  const outboxes = (options.channels ?? [outbox]).filter((channel): channel is OutboxChannel => channel instanceof OutboxChannel);
+  return { stepup, outbox, outboxes, store, events, clock };
 }
 
 /** Starts a challenge and returns its id and the code the outbox received. */
@@ -90,9 +93,18 @@ export async function startChallenge(
     ...(input.otherFactors === undefined ? {} : { otherFactors: input.otherFactors }),
     ...(input.channel === undefined ? {} : { channel: input.channel }),
   });
-  const message = harness.outbox.latest();
-  expect(message?.challengeId).toBe(view.challengeId);
-  return { challengeId: view.challengeId, code: message!.code };
+  return { challengeId: view.challengeId, code: latestCode(harness, view.challengeId) };
+}
+
+/** The newest code any outbox of the harness received for a challenge. */
+export function latestCode(harness: Harness, challengeId: string): string {
+  const messages = harness.outboxes
+    .flatMap((outbox) => outbox.messages())
+    .filter((message) => message.challengeId === challengeId)
+    .sort((a, b) => a.sentAt.localeCompare(b.sentAt));
+  const message = messages.at(-1);
+  expect(message, `no outbox message for ${challengeId}`).toBeDefined();
+  return message!.code;
 }
 
 /** Runs a full start + verify and returns the issued token. */
