@@ -18,15 +18,17 @@ export async function checkToken(config: StepUpConfig, token: unknown, input: Ch
   const maxAge = input.maxAge === undefined ? undefined : parseDuration(input.maxAge, 'maxAge');
   const oneTime = input.oneTime ?? policy.oneTime;
   if (policy.oneTime && !oneTime) throw new TypeError(`Tokens of purpose '${policy.name}' are one-time: oneTime cannot be false.`);
-  if (policy.requireTransaction && input.transaction === undefined) {
-    throw new TypeError(`Purpose '${policy.name}' binds a transaction: pass the transaction about to be executed.`);
-  }
   const refuse = (reason: TokenRejection['reason'], errorClass: TokenRejection['errorClass'], claims?: StepUpClaims): StepUpError => {
     config.emit({ type: 'token.rejected', purpose: policy.name, reason, subject: claims?.sub, challengeId: claims?.cid, jti: claims?.jti, ip: input.ip });
     return stepUpError('step_up_required', { reason, errorClass, purpose: policy.name, ...(maxAge === undefined ? {} : { maxAge }) });
   };
 
+  // Before the transaction check: a guard has nothing to compare yet and does not read the
+  // record for a request without a token, which must answer 401 `missing`, not throw.
   if (typeof token !== 'string' || token === '') throw refuse('missing', 'insufficient_user_authentication');
+  if (policy.requireTransaction && input.transaction === undefined) {
+    throw new TypeError(`Purpose '${policy.name}' binds a transaction: pass the transaction about to be executed.`);
+  }
   const now = config.clock();
   let claims: StepUpClaims;
   try {
