@@ -1,0 +1,209 @@
+/**
+ * The framework-neutral half of the HTTP test apps: the step-up service, its outboxes,
+ * its clock and store, the test users, and the contract every adapter's test app
+ * implements. `http-app.ts` builds the Express app on it; the Koa app (issue #5) builds
+ * the same routes on it, and `test/http.scenarios.ts` runs unchanged against both.
+ *
+ * Routes of every test app (the scenarios rely on exactly these):
+ *
+ *   /stepup/...             stepUpRouter: resolveSubject from `X-Test-User` (see USERS),
+ *                           binding from `X-Test-Session`, onError into `errors`.
+ *   POST /payments          JSON body { amount, currency, payee }; requireStepUp({ purpose: 'payment',
+ *                           maxAge: '5m', subject, binding, transaction: those three body fields,
+ *                           oneTime: true }); answers 200 { ok: true, stepUp: <claims> }.
+ *   GET  /account/secure    purpose 'login', maxAge '5m', acrValues [ACR_WHATSAPP], subject, binding.
+ *   GET  /account/profile   purpose 'login', maxAge '5m' only, subject, binding.
+ *   POST /password-reset    purpose 'password-reset', subject 'from-token' (no session).
+ *   GET  /cookie/secure     purpose 'login', maxAge '5m', token { cookie: 'stepup' }, scheme 'StepUp',
+ *                           challengeEndpoint '/stepup/challenges', subject, binding.
+ *   Guarded routes answer 200 { ok: true, stepUp: <claims> } and every guard reports unexpected
+ *   errors into `errors`. An unhandled app error answers 500 { error: { code: 'app_error' } }.
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import {
+  createStepUp,
+  MemoryStore,
+  OutboxChannel,
+  RedisStore,
+  type Channel,
+  type ChallengeStore,
+  type StepUp,
+  type StepUpEvent,
+} from '../../src/index.js';
+import { redisUrl } from './redis.js';
+
+export type StoreKind = 'memory' | 'redis';
+
+export interface HarnessOptions {
+  store: StoreKind;
+  /** For `store: 'redis'`: another server than the suite's shared one (for outage tests). */
+  redisUrl?: string;
+  /** `'failing'`: a single channel whose send always rejects (delivery_failed). Default `'outbox'`. */
+  channels?: 'outbox' | 'failing';
+}
+
+/** What every adapter's test app hands the scenarios. */
+export interface HttpHarness {
+  /** A listening server: pass it to supertest's `request()`. */
+  server: Server;
+  stepup: StepUp;
+  /** The WhatsApp stand-in, first channel (name 'whatsapp'). */
+  outbox: OutboxChannel;
+  /** The SMS stand-in, second channel (name 'sms'). */
+  sms: OutboxChannel;
+  clock: TestClock;
+  store: ChallengeStore;
+  storeKind: StoreKind;
+  /** What a forger would need, to build tokens the guard must refuse. */
+  tokens: { issuer: string; audience: string; secret: Buffer; keyId: string; type: string };
+  /** Unexpected errors the router and guards reported through `onError`. */
+  errors: unknown[];
+  events: StepUpEvent[];
+  /** Constructs the adapter's guard with these options (nothing mounted): for construction-time checks. */
+  constructGuard(options: Record<string, unknown>): void;
+  close(): Promise<void>;
+}
+
+export type HarnessFactory = (options: HarnessOptions) => Promise<HttpHarness>;
+
+/** Test users, by the value of `X-Test-User`. `explode` makes resolveSubject throw. */
+export const USERS: Readonly<Record<string, { phone: string }>> = {
+  alice: { phone: '+34612345678' },
+  bob: { phone: '+34622334455' },
+  carol: { phone: '+34633445566' },
+  'bad-phone': { phone: '+34 123' },
+};
+
+export const EXPLODING_USER = 'explode';
+/** The message resolveSubject throws with for EXPLODING_USER: it must never reach a client. */
+export const INTERNAL_MESSAGE = 'db connection to 10.0.0.7 failed: secret-internal-detail';
+
+export const ACR_WHATSAPP = 'urn:whatsapp-stepup:acr:oob-whatsapp';
+export const ACR_SMS = 'urn:whatsapp-stepup:acr:oob-sms';
+
+/** A settable clock in ms, starting on a whole second so that `auth_time` arithmetic is exact. */
+export class TestClock {
+  #now: number;
+  constructor(start = Math.floor(Date.now() / 1000) * 1000) {
+    this.#now = start;
+  }
+  now = (): number => this.#now;
+  advance(ms: number): void {
+    this.#now += ms;
+  }
+  set(ms: number): void {
+    this.#now = ms;
+  }
+}
+
+/** A channel that never delivers. */
+export class FailingChannel implements Channel {
+  readonly name = 'broken';
+  readonly transport = 'whatsapp' as const;
+  attempts = 0;
+  async send(): Promise<never> {
+    this.attempts++;
+    throw new Error('provider said no');
+  }
+}
+
+/** The resolveSubject every test app uses, given the `X-Test-User` header. */
+export function resolveTestSubject(user: string | undefined): { id: string; phone: string } | undefined {
+  if (user === EXPLODING_USER) throw new Error(INTERNAL_MESSAGE);
+  if (user === undefined || !Object.hasOwn(USERS, user)) return undefined;
+  return { id: user, phone: USERS[user]!.phone };
+}
+
+/** The `subject` every guard of the test apps uses: the resolved user's id, so 'explode' throws there too. */
+export function guardSubject(user: string | undefined): string | undefined {
+  return resolveTestSubject(user)?.id;
+}
+
+/** The transaction a payment guard reads: the three fields, from the parsed body. */
+export function paymentTransaction(body: unknown): Record<string, string | number> {
+  const source = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const transaction: Record<string, string | number> = {};
+  for (const key of ['amount', 'currency', 'payee']) {
+    const value = source[key];
+    if (typeof value === 'string' || typeof value === 'number') transaction[key] = value;
+  }
+  return transaction;
+}
+
+export interface HarnessCore extends Omit<HttpHarness, 'server' | 'constructGuard' | 'close'> {
+  report: (error: unknown) => void;
+  dispose(): Promise<void>;
+}
+
+/** The service with its outboxes, clock and store; the adapter adds the app around it. */
+export async function createHarnessCore(options: HarnessOptions): Promise<HarnessCore> {
+  const clock = new TestClock();
+  let redis: Redis | undefined;
+  let store: ChallengeStore;
+  if (options.store === 'redis') {
+    // The fail-fast settings the README recommends: an outage answers at once.
+    redis = new Redis(options.redisUrl ?? redisUrl(), {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      autoResendUnfulfilledCommands: false,
+      connectTimeout: 500,
+      retryStrategy: () => 200,
+    });
+    redis.on('error', () => undefined);
+    if (redis.status !== 'ready') await once(redis, 'ready');
+    store = new RedisStore({ client: redis, prefix: `http-test:${randomBytes(6).toString('hex')}:` });
+  } else {
+    store = new MemoryStore({ clock: clock.now });
+  }
+  const outbox = new OutboxChannel({ name: 'whatsapp', transport: 'whatsapp' });
+  const sms = new OutboxChannel({ name: 'sms', transport: 'sms' });
+  const tokens = { issuer: 'https://app.test', audience: 'https://app.test/api', secret: randomBytes(32), keyId: 'stepup-1', type: 'stepup+jwt' };
+  const errors: unknown[] = [];
+  const events: StepUpEvent[] = [];
+  const stepup = createStepUp({
+    store,
+    channels: options.channels === 'failing' ? [new FailingChannel()] : [outbox, sms],
+    tokens: { issuer: tokens.issuer, audience: tokens.audience, secret: tokens.secret, keyId: tokens.keyId },
+    pepper: randomBytes(32),
+    clock: clock.now,
+    onEvent: (event) => events.push(event),
+  });
+  return {
+    stepup,
+    outbox,
+    sms,
+    clock,
+    store,
+    storeKind: options.store,
+    tokens,
+    errors,
+    events,
+    report: (error) => errors.push(error),
+    dispose: async () => {
+      redis?.disconnect();
+    },
+  };
+}
+
+export async function listen(server: Server): Promise<void> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  // Keep-alive sockets would hold close() open.
+  server.keepAliveTimeout = 1;
+}
+
+export async function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await closed;
+}
+
+export function baseUrl(server: Server): string {
+  const { port } = server.address() as AddressInfo;
+  return `http://127.0.0.1:${port}`;
+}
