@@ -4,8 +4,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { OutboxChannel } from '../src/index.js';
 import type { OutgoingMessage } from '../src/channels/channel.js';
 
-const signal = new AbortController().signal;
-
 function message(overrides: Partial<OutgoingMessage> = {}): OutgoingMessage {
   return {
     to: '+34612345678',
@@ -42,7 +40,7 @@ describe('OutboxChannel page and JSON', () => {
       purpose: '<b>pay</b>',
       challengeId: '"><i>cid</i>',
       code: '<u>1</u>',
-    }), signal);
+    }));
 
     const response = await request(appWith(outbox)).get('/dev/outbox/').expect(200);
     expect(response.headers['content-type']).toMatch(/^text\/html/);
@@ -67,9 +65,9 @@ describe('OutboxChannel page and JSON', () => {
 
   it('lists the newest message first on the page', async () => {
     const outbox = new OutboxChannel();
-    await outbox.send(message({ text: 'first message', code: '111111' }), signal);
-    await outbox.send(message({ text: 'second message', code: '222222' }), signal);
-    await outbox.send(message({ text: 'third message', code: '333333' }), signal);
+    await outbox.send(message({ text: 'first message', code: '111111' }));
+    await outbox.send(message({ text: 'second message', code: '222222' }));
+    await outbox.send(message({ text: 'third message', code: '333333' }));
 
     const { text } = await request(appWith(outbox)).get('/dev/outbox/').expect(200);
     const positions = ['third message', 'second message', 'first message'].map((needle) => text.indexOf(needle));
@@ -81,8 +79,8 @@ describe('OutboxChannel page and JSON', () => {
 
   it('serves the messages as JSON at /messages.json, newest first', async () => {
     const outbox = new OutboxChannel();
-    await outbox.send(message({ text: 'older', code: '111111', purpose: 'login' }), signal);
-    await outbox.send(message({ text: 'newer', code: '222222', purpose: 'payment', to: '+525512345678' }), signal);
+    await outbox.send(message({ text: 'older', code: '111111', purpose: 'login' }));
+    await outbox.send(message({ text: 'newer', code: '222222', purpose: 'payment', to: '+525512345678' }));
 
     const response = await request(appWith(outbox)).get('/dev/outbox/messages.json').expect(200);
     expect(response.headers['content-type']).toMatch(/^application\/json/);

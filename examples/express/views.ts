@@ -85,6 +85,7 @@ const STYLE = `
   dd { margin: 0; font-weight: 600; }
   .amount { font-size: 28px; font-weight: 700; }
   code { background: #f1f5f9; padding: 1px 5px; border-radius: 4px; }
+  .card > p.muted:last-child { margin: 18px 0 0; }
 `;
 
 /** Sends a page with headers that suit pages holding codes and payments. */
