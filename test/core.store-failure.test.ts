@@ -1,0 +1,100 @@
+// When Redis is down or stalls, every stateful operation fails closed and fast: it rejects
+// with store_unavailable (503) within about a second, nothing is sent, no code is accepted and
+// no one-time token passes. Only stateless checks of multi-use tokens may still succeed.
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RedisStore, StepUpUnavailableError, type StepUpError } from '../src/index.js';
+import { issueToken, makeStepUp, PAYMENT, PHONE, rejection, startChallenge, SUBJECT } from './core.fixtures.js';
+import { startRedis, type RedisHandle } from './support/redis.js';
+
+const FAIL_FAST = { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => 200 };
+
+const servers: RedisHandle[] = [];
+const clients: Redis[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.disconnect();
+  await Promise.all(servers.splice(0).map((server) => server.kill()));
+});
+
+async function privateRedis(timeoutMs?: number): Promise<{ server: RedisHandle; client: Redis; store: RedisStore }> {
+  const server = await startRedis();
+  servers.push(server);
+  const client = new Redis(server.url, FAIL_FAST);
+  client.on('error', () => undefined);
+  clients.push(client);
+  // Without an offline queue a command sent before the connection is up fails at once.
+  await new Promise((resolve) => client.once('ready', resolve));
+  return { server, client, store: new RedisStore({ client, prefix: 'failure:', ...(timeoutMs === undefined ? {} : { timeoutMs }) }) };
+}
+
+async function timed(promise: Promise<unknown>): Promise<{ error: StepUpError; ms: number }> {
+  const started = Date.now();
+  const error = await rejection(promise);
+  return { error, ms: Date.now() - started };
+}
+
+function expectUnavailable({ error, ms }: { error: StepUpError; ms: number }): void {
+  expect(error.code).toBe('store_unavailable');
+  expect(error.status).toBe(503);
+  expect(error).toBeInstanceOf(StepUpUnavailableError);
+  expect(error.details.retryAfter).toBeGreaterThan(0);
+  expect(ms).toBeLessThan(1_500);
+  // The safe message says nothing about Redis internals.
+  expect(error.message).not.toMatch(/redis|stream|ECONN/i);
+}
+
+describe('R-J7 fail closed with Redis stopped', () => {
+  it('start, verify, resend and checkToken(oneTime) reject with store_unavailable (503) within 1.5 s, and nothing is sent', async () => {
+    const { server, store } = await privateRedis();
+    const harness = makeStepUp({ store });
+    const live = await startChallenge(harness);
+    const { token: paymentToken } = await issueToken(harness, { purpose: 'payment' });
+    const { token: loginToken } = await issueToken(harness);
+    const sentBefore = harness.outbox.messages().length;
+
+    await server.stop();
+
+    expectUnavailable(await timed(harness.stepup.start({ subject: SUBJECT, phone: PHONE, purpose: 'login' })));
+    expectUnavailable(await timed(harness.stepup.verify(live.challengeId, live.code, { subject: SUBJECT })));
+    harness.clock.advance(30_000);
+    expectUnavailable(await timed(harness.stepup.resend(live.challengeId, { subject: SUBJECT })));
+    expectUnavailable(await timed(harness.stepup.checkToken(paymentToken, { purpose: 'payment', transaction: PAYMENT })));
+    expectUnavailable(await timed(harness.stepup.checkToken(loginToken, { purpose: 'login', oneTime: true })));
+    expect(harness.outbox.messages()).toHaveLength(sentBefore);
+
+    // A multi-use token needs no store: R-J7 lets a stateless check still pass.
+    await expect(harness.stepup.checkToken(loginToken, { purpose: 'login', subject: SUBJECT })).resolves.toMatchObject({ sub: SUBJECT });
+  });
+
+  it('a service whose Redis was never reachable fails closed the same way', async () => {
+    const server = await startRedis();
+    await server.stop();
+    const client = new Redis(server.url, FAIL_FAST);
+    client.on('error', () => undefined);
+    clients.push(client);
+    const harness = makeStepUp({ store: new RedisStore({ client, prefix: 'failure:' }) });
+    expectUnavailable(await timed(harness.stepup.start({ subject: SUBJECT, phone: PHONE, purpose: 'payment', transaction: PAYMENT })));
+    expectUnavailable(await timed(harness.stepup.verify('A'.repeat(22), '123456', { subject: SUBJECT })));
+    expect(harness.outbox.messages()).toHaveLength(0);
+  });
+
+  it('a stalled Redis (CLIENT PAUSE) fails within the store timeoutMs instead of hanging; the late script never yields a token', async () => {
+    const { client, server, store } = await privateRedis(200);
+    const harness = makeStepUp({ store });
+    const live = await startChallenge(harness);
+    const admin = new Redis(server.url);
+    clients.push(admin);
+    await admin.call('CLIENT', 'PAUSE', '1000', 'ALL');
+    const outcome = await timed(harness.stepup.verify(live.challengeId, live.code, { subject: SUBJECT }));
+    expectUnavailable(outcome);
+    expect(outcome.ms).toBeLessThan(700);
+    expectUnavailable(await timed(harness.stepup.start({ subject: SUBJECT, phone: PHONE, purpose: 'login' })));
+    expect(harness.outbox.messages()).toHaveLength(1);
+    await admin.call('CLIENT', 'UNPAUSE');
+    await client.ping();
+    // The timed-out verify reached Redis and ran once the pause ended: the challenge is
+    // consumed, but its caller already got store_unavailable, so no token exists for it.
+    expect((await rejection(harness.stepup.verify(live.challengeId, live.code, { subject: SUBJECT }))).code).toBe('challenge_not_found');
+    expect(harness.events.filter((event) => event.type === 'verify.succeeded')).toHaveLength(0);
+  });
+});
