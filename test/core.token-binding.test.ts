@@ -2,7 +2,7 @@
 // its session, its exact transaction and a fresh enough authentication. Each mismatch is
 // refused with its own reason, and a refusal never burns a one-time token.
 import { describe, expect, it } from 'vitest';
-import { hashTransaction } from '../src/index.js';
+import { hashTransaction, type Transaction } from '../src/index.js';
 import { decodePart, expectRefused, issueToken, makeStepUp, PAYMENT, SUBJECT } from './core.fixtures.js';
 
 describe('R-B5 subject', () => {
@@ -50,7 +50,7 @@ describe('R-B10 transaction binding', () => {
   it('R-B10 changing the amount or the payee by one character is refused (transaction_mismatch); reordered keys still pass', async () => {
     const harness = makeStepUp();
     const { token } = await issueToken(harness, { purpose: 'payment' });
-    const changed = [
+    const changed: Transaction[] = [
       { ...PAYMENT, amount: '1234.57' },
       { ...PAYMENT, amount: '1234.560' },
       { ...PAYMENT, amount: 1234.56 },
