@@ -63,6 +63,11 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'not_found' });
       });
 
+      it('a record with empty optional fields (txn, bindingHash, otherFactors) round-trips unchanged', async () => {
+        const record = await created({ txn: '', bindingHash: '', otherFactors: '', transport: 'sms', channel: 'sms', locale: 'en' });
+        expect(await store.verify(record.id, owner(record, { bindingHashes: ['any'] }), ['p1:right'])).toEqual({ status: 'ok', record });
+      });
+
       it('an unknown id is not_found', async () => {
         expect(await store.verify(randomBytes(16).toString('base64url'), owner(challengeRecord()), ['p1:right'])).toEqual({ status: 'not_found' });
       });
