@@ -1,9 +1,10 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import { stepUpError } from '../core/errors.js';
 import type { StepUp } from '../core/stepup.js';
 import type { StepUpClaims } from '../core/types.js';
 import { createChallengeHandlers, type ChallengeRouterOptions } from '../http/challenges.js';
 import { createGuard, type GuardOptions } from '../http/guard.js';
-import { toHttpError, type HttpResponse } from '../http/responses.js';
+import { errorResponse, toHttpError, type HttpResponse } from '../http/responses.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -39,8 +40,11 @@ export function stepUpRouter(stepup: StepUp, options: ExpressRouterOptions): Rou
   router.post('/challenges', async (req, res) => send(res, await handlers.start(req, facts(req))));
   router.post('/challenges/:id/resend', async (req, res) => send(res, await handlers.resend(req, String(req.params.id), facts(req))));
   router.post('/challenges/:id/verify', async (req, res) => send(res, await handlers.verify(req, String(req.params.id), facts(req))));
-  // Body-parser failures (malformed JSON, too large) answer in the same JSON error shape.
-  router.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => send(res, toHttpError(error)));
+  // Body-parser failures (malformed JSON, too large) answer in the same JSON error shape. Express
+  // decodes `:id` before any handler runs and fails with a URIError on bad percent-encoding: such
+  // an id names no challenge, as any other malformed id.
+  router.use((error: unknown, _req: Request, res: Response, _next: NextFunction) =>
+    send(res, error instanceof URIError ? errorResponse(stepUpError('challenge_not_found')) : toHttpError(error)));
   return router;
 }
 
