@@ -212,6 +212,15 @@ function defineChallengeScenarios(ctx: Context): void {
       expectError(await api.verify('x'.repeat(300), '123456'), 404, 'challenge_not_found');
     });
 
+    it('a challenge id that is not valid percent-encoding → 404 challenge_not_found, not a 500', async () => {
+      const { h, api } = ctx();
+      for (const path of ['/stepup/challenges/%ZZ/verify', '/stepup/challenges/%E0%A4%A/resend']) {
+        const res = await api.send(api.http().post(path).set('X-Test-User', 'alice').set('X-Test-Session', 'sess-alice').send({ code: '123456' }));
+        expectError(res, 404, 'challenge_not_found');
+      }
+      expect(h.errors).toHaveLength(0);
+    });
+
     it("another user's challenge → 404 challenge_not_found, and the owner's attempts are untouched", async () => {
       const { h, api } = ctx();
       const { body } = await api.start(LOGIN_START);
