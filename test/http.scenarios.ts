@@ -680,6 +680,11 @@ function defineFailureScenarios(adapter: string, factory: HarnessFactory, storeK
         const res = await api.start(LOGIN_START);
         expectError(res, 502, 'delivery_failed');
         expect(res.text).not.toContain('provider said no');
+        expect(h.events.map((event) => event.type)).not.toContain('challenge.started');
+        const failed = h.events.find((event) => event.type === 'delivery.failed');
+        expect(failed?.challengeId).toEqual(expect.any(String));
+        // The challenge that could not be delivered is gone: no code for it can ever be checked.
+        expectError(await api.verify(failed!.challengeId!, '123456'), 404, 'challenge_not_found');
         api.assertNothingLeaked();
       } finally {
         await h.close();
