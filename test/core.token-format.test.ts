@@ -4,11 +4,11 @@
 import { createHmac, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, OutboxChannel, type ChallengeStore } from '../src/index.js';
+import { MemoryStore, OutboxChannel, type Channel, type ChallengeStore } from '../src/index.js';
 import { isRandomId } from '../src/core/codes.js';
 import { newTokenId } from '../src/core/tokens.js';
 import {
-  AUDIENCE, decodePart, expectRefused, ISSUER, issueToken, makeStepUp, PAYMENT, PEPPER, PHONE, PHONE_NATIONAL, SECRET, startChallenge, SUBJECT,
+  AUDIENCE, decodePart, expectRefused, ISSUER, issueToken, makeStepUp, PAYMENT, PEPPER, PHONE, PHONE_NATIONAL, rejection, SECRET, startChallenge, SUBJECT,
 } from './core.fixtures.js';
 
 const BASE64URL_128 = /^[A-Za-z0-9_-]{22}$/;
@@ -92,6 +92,37 @@ describe('R-B9 amr and acr', () => {
     expect(claims.amr).toEqual(expect.arrayContaining(['sms', 'mca']));
     expect(claims.amr).not.toContain('otp');
     expect(claims.acr).toBe('urn:whatsapp-stepup:acr:oob-sms');
+    expect(claims.chn).toBe('sms');
+  });
+
+  it('R-B9 when WhatsApp fails and the code falls back to SMS, the token says sms (not otp) and names the SMS channel', async () => {
+    const broken: Channel = { name: 'whatsapp', transport: 'whatsapp', send: async () => Promise.reject(new Error('131026')) };
+    const sms = new OutboxChannel({ name: 'sms', transport: 'sms' });
+    const harness = makeStepUp({ channels: [broken, sms], outbox: sms });
+    const view = await harness.stepup.start({ subject: SUBJECT, phone: PHONE, purpose: 'login' });
+    expect(view.channel).toBe('sms');
+    const { claims } = await harness.stepup.verify(view.challengeId, sms.latest()!.code, { subject: SUBJECT });
+    expect(claims.amr).toEqual(expect.arrayContaining(['sms', 'mca']));
+    expect(claims.amr).not.toContain('otp');
+    expect(claims.acr).toBe('urn:whatsapp-stepup:acr:oob-sms');
+    expect(claims.chn).toBe('sms');
+  });
+
+  it('R-B9 a resend the user asks to get by SMS yields a token that says sms; the WhatsApp code is dead', async () => {
+    const whatsapp = new OutboxChannel({ name: 'whatsapp' });
+    const sms = new OutboxChannel({ name: 'sms', transport: 'sms' });
+    const harness = makeStepUp({ channels: [whatsapp, sms], outbox: whatsapp });
+    const { challengeId, code: whatsappCode } = await startChallenge(harness);
+    harness.clock.advance(30_000);
+    const view = await harness.stepup.resend(challengeId, { subject: SUBJECT, channel: 'sms' });
+    expect(view.channel).toBe('sms');
+    const smsCode = sms.latest()!.code;
+    if (smsCode !== whatsappCode) {
+      expect((await rejection(harness.stepup.verify(challengeId, whatsappCode, { subject: SUBJECT }))).code).toBe('invalid_code');
+    }
+    const { claims } = await harness.stepup.verify(challengeId, smsCode, { subject: SUBJECT });
+    expect(claims.amr).toContain('sms');
+    expect(claims.amr).not.toContain('otp');
     expect(claims.chn).toBe('sms');
   });
 

@@ -90,6 +90,21 @@ describe('R-B2 algorithm pinning', () => {
     await expect(check(harness, old)).resolves.toMatchObject({ sub: SUBJECT });
   });
 
+  it('R-K4 each key is bound to one algorithm: a PS256 key does not verify an RS256 token signed by the same private key', async () => {
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const harness = makeStepUp({
+      tokens: {
+        issuer: ISSUER, audience: AUDIENCE, algorithm: 'PS256', privateKey: rsa.privateKey, publicKey: rsa.publicKey, keyId: 'ps',
+        // An RS256 key elsewhere in the set puts RS256 among the accepted algorithms.
+        previousKeys: [{ keyId: 'rs-old', algorithm: 'RS256', publicKey: other.publicKey }],
+      },
+    });
+    const sameKeyOtherAlg = forge({ alg: 'RS256', typ: 'stepup+jwt', kid: 'ps' }, claimsAt(harness.clock()), rs256(rsa.privateKey));
+    await expectRefused(check(harness, sameKeyOtherAlg), 'invalid');
+    const underItsOwnKid = forge({ alg: 'RS256', typ: 'stepup+jwt', kid: 'rs-old' }, claimsAt(harness.clock()), rs256(other.privateKey));
+    await expect(check(harness, underItsOwnKid)).resolves.toMatchObject({ sub: SUBJECT });
+  });
+
   it('R-B2 a token signed with another HS256 secret is refused', async () => {
     const harness = makeStepUp();
     await expectRefused(check(harness, forge(HEADER, claimsAt(harness.clock()), hs256(`${SECRET}-other`))), 'invalid');

@@ -328,6 +328,35 @@ describe('RedisStore', () => {
       for (const key of keys) expect(key.match(/[{}]/g)).toEqual(['{', '}']);
     });
 
+    it('recordDelivery on a deleted or consumed challenge leaves no key behind (no key without a TTL)', async () => {
+      const { client, prefix } = fixture;
+      const store = new RedisStore({ client, prefix: `${prefix}gone:` });
+      const deleted = challengeRecord();
+      const consumed = challengeRecord();
+      await store.create(deleted, 60_000);
+      await store.create(consumed, 60_000);
+      await store.delete(deleted.id);
+      expect(await store.verify(consumed.id, owner(consumed), ['p1:right'])).toMatchObject({ status: 'ok' });
+      await store.recordDelivery(deleted.id, { channel: 'sms', transport: 'sms' });
+      await store.recordDelivery(consumed.id, { channel: 'sms', transport: 'sms' });
+      await store.recordDelivery(challengeRecord().id, { channel: 'sms', transport: 'sms' });
+      expect(await scan(client, `${prefix}gone:*`)).toEqual([]);
+    });
+
+    it('a locked or expired challenge keeps no digest at rest', async () => {
+      const { client, prefix } = fixture;
+      const store = new RedisStore({ client, prefix: `${prefix}wipe:` });
+      const locked = challengeRecord({ maxAttempts: 1 });
+      const expired = challengeRecord();
+      await store.create(locked, 60_000);
+      await store.create(expired, 60_000);
+      expect(await store.verify(locked.id, owner(locked), ['p1:wrong'])).toEqual({ status: 'locked_now' });
+      expect(await store.verify(expired.id, owner(expired, { now: expired.expiresAt }), ['p1:wrong'])).toEqual({ status: 'expired' });
+      expect(await client.hget(`${prefix}wipe:ch:{${locked.id}}`, 'dig')).toBe('');
+      expect(await client.hget(`${prefix}wipe:ch:{${locked.id}}`, 'lck')).toBe('1');
+      expect(await client.hget(`${prefix}wipe:ch:{${expired.id}}`, 'dig')).toBe('');
+    });
+
     it('keeps stores with different prefixes apart', async () => {
       const { client, prefix } = fixture;
       const a = new RedisStore({ client, prefix: `${prefix}a:` });
