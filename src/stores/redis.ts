@@ -92,6 +92,10 @@ export class RedisStore implements ChallengeStore {
     if (scaleReads !== undefined && scaleReads !== 'master') {
       throw new TypeError("The Cluster client must read from primaries: create it with `scaleReads: 'master'` (replicas can serve stale challenges).");
     }
+    const role = (client as { options?: { role?: unknown } }).options?.role;
+    if (role !== undefined && role !== 'master') {
+      throw new TypeError("The Sentinel client must connect to the primary: create it with `role: 'master'` (replicas can serve stale challenges and refuse writes).");
+    }
     const clientPrefix = (client as { options?: { keyPrefix?: unknown } }).options?.keyPrefix;
     if (typeof clientPrefix === 'string' && /[{}]/.test(clientPrefix)) {
       throw new TypeError("The ioredis client's `keyPrefix` may not hold '{' or '}': they would change the Cluster hash tag.");
