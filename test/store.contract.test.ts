@@ -391,6 +391,16 @@ describe('RedisStore', () => {
       primaries.disconnect();
     });
 
+    it("R-J4: rejects a Sentinel client created with role: 'slave'; role 'master' is accepted", () => {
+      const sentinel = (role: 'master' | 'slave') => {
+        const client = new Redis({ sentinels: [{ host: '127.0.0.1', port: 1 }], name: 'mymaster', role, lazyConnect: true });
+        otherClients.push(client);
+        return client;
+      };
+      expect(() => new RedisStore({ client: sentinel('slave') })).toThrow(/role: 'master'/);
+      expect(() => new RedisStore({ client: sentinel('master'), prefix: fixture.prefix })).not.toThrow();
+    });
+
     it('rejects missing options, a non-ioredis client, unknown options and an out-of-range timeoutMs, naming the option', () => {
       expect(() => new RedisStore(undefined as never)).toThrow(/RedisStore needs options/);
       expect(() => new RedisStore({ client: {} as never })).toThrow(/`client` must be an ioredis client/);
