@@ -29,6 +29,19 @@ describe('baseline', () => {
 });
 
 describe('options validation', () => {
+  it('the payment and password-reset presets cannot be weakened under their own names', () => {
+    expect(build({ purposes: { payment: { oneTime: false } } })).toThrow(/`purposes\['payment'\]\.oneTime` cannot be false/);
+    expect(build({ purposes: { payment: { requireTransaction: false } } })).toThrow(/`purposes\['payment'\]\.requireTransaction` cannot be false/);
+    expect(build({ purposes: { 'password-reset': { oneTime: false } } })).toThrow(/`purposes\['password-reset'\]\.oneTime` cannot be false/);
+    // Tightening stays possible, and a weaker policy can live under another name.
+    expect(build({ purposes: { payment: { tokenTtl: '2m', maxAttempts: 3 } } })).not.toThrow();
+    expect(build({ purposes: { 'quick-transfer': { oneTime: false, tokenTtl: '5m' } } })).not.toThrow();
+  });
+
+  it('tokens.clockTolerance accepts 0 for synchronized clocks', () => {
+    expect(build({ tokens: { issuer: ISSUER, audience: AUDIENCE, secret: SECRET, clockTolerance: 0 } })).not.toThrow();
+  });
+
   it('missing pepper is rejected, naming `pepper` and how to generate one', () => {
     expect(build({ pepper: undefined })).toThrow(TypeError);
     expect(build({ pepper: undefined })).toThrow(/`pepper` is required.*randomBytes\(32\)/);

@@ -160,7 +160,17 @@ function resolvePurposes(custom: Record<string, PurposePolicy> | undefined, defa
     throw new TypeError("`purposes` must be an object such as { 'change-email': { tokenTtl: '5m', oneTime: true } }.");
   }
   const merged: Record<string, PurposePolicy> = { ...PRESETS };
-  for (const [name, policy] of Object.entries(custom ?? {})) merged[name] = { ...PRESETS[name], ...policy };
+  for (const [name, policy] of Object.entries(custom ?? {})) {
+    const preset = PRESETS[name];
+    // A preset's name carries its protections: code that guards 'payment' trusts that such
+    // tokens are transaction-bound and single-use. Weaken them under another name, not this one.
+    for (const flag of ['oneTime', 'requireTransaction'] as const) {
+      if (preset?.[flag] === true && policy && typeof policy === 'object' && policy[flag] === false) {
+        throw new TypeError(`\`purposes['${name}'].${flag}\` cannot be false: the preset '${name}' is ${flag === 'oneTime' ? 'one-time' : 'transaction-bound'}. Define a purpose with another name if you need a weaker policy.`);
+      }
+    }
+    merged[name] = { ...preset, ...policy };
+  }
   const resolved = new Map<string, ResolvedPurpose>();
   for (const [name, policy] of Object.entries(merged)) {
     const option = `purposes['${name}']`;

@@ -42,7 +42,8 @@ export function resolveTokenConfig(options: TokenOptions | undefined): TokenConf
   if (typeof type !== 'string' || !/^[a-z0-9.+-]{1,64}$/i.test(type) || /^application\//i.test(type) || /^(jwt|at\+jwt)$/i.test(type)) {
     throw new TypeError(`\`tokens.type\` must be a specific media subtype such as 'stepup+jwt', not 'JWT' (received ${describe(type)}).`);
   }
-  const clockToleranceSec = options.clockTolerance === undefined ? 30 : parseDuration(options.clockTolerance, 'tokens.clockTolerance');
+  // Zero is a valid tolerance (perfectly synchronized clocks); parseDuration accepts only positive values.
+  const clockToleranceSec = options.clockTolerance === undefined ? 30 : options.clockTolerance === 0 ? 0 : parseDuration(options.clockTolerance, 'tokens.clockTolerance');
   if (clockToleranceSec > 60) {
     throw new TypeError(`\`tokens.clockTolerance\` may be at most 60 seconds (received ${clockToleranceSec}). Synchronize the servers' clocks instead.`);
   }
