@@ -4,7 +4,7 @@ import type { StepUp } from '../core/stepup.js';
 import type { StepUpClaims } from '../core/types.js';
 import { createChallengeHandlers, type ChallengeRouterOptions } from '../http/challenges.js';
 import { createGuard, type GuardOptions } from '../http/guard.js';
-import { errorResponse, toHttpError, type HttpResponse } from '../http/responses.js';
+import { errorResponse, type HttpResponse } from '../http/responses.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -44,7 +44,7 @@ export function stepUpRouter(stepup: StepUp, options: ExpressRouterOptions): Rou
   // decodes `:id` before any handler runs and fails with a URIError on bad percent-encoding: such
   // an id names no challenge, as any other malformed id.
   router.use((error: unknown, _req: Request, res: Response, _next: NextFunction) =>
-    send(res, error instanceof URIError ? errorResponse(stepUpError('challenge_not_found')) : toHttpError(error)));
+    send(res, error instanceof URIError ? errorResponse(stepUpError('challenge_not_found')) : handlers.error(error)));
   return router;
 }
 

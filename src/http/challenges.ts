@@ -59,13 +59,16 @@ export function createChallengeHandlers<Req>(stepup: StepUp, options: ChallengeR
   }
   const report = options.onError ?? ((error: unknown) => console.error('[whatsapp-stepup] unexpected error', error));
 
+  const answerError = (error: unknown): HttpResponse => {
+    const response = toHttpError(error);
+    if (response.status === 500) report(error);
+    return response;
+  };
   const respond = async (work: () => Promise<HttpResponse>): Promise<HttpResponse> => {
     try {
       return await work();
     } catch (error) {
-      const response = toHttpError(error);
-      if (response.status === 500) report(error);
-      return response;
+      return answerError(error);
     }
   };
 
@@ -77,6 +80,9 @@ export function createChallengeHandlers<Req>(stepup: StepUp, options: ChallengeR
   const bindingOf = async (req: Req) => (options.binding ? await options.binding(req) : undefined);
 
   return {
+    /** The answer to an error the adapter caught outside the handlers (body parsing); 500s reach `onError`. */
+    error: answerError,
+
     start: (req: Req, facts: RequestFacts) => respond(async () => {
       const body = readBody(facts.body, ['purpose', 'channel', 'transaction', 'locale']);
       const purpose = body.purpose;
