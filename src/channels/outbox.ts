@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Channel, OutgoingMessage, SendReceipt, Transport } from './channel.js';
+import { TRANSPORTS, type Channel, type OutgoingMessage, type SendReceipt, type Transport } from './channel.js';
 import { randomId } from '../core/codes.js';
 import { renderOutboxPage } from './outbox-page.js';
 
@@ -40,7 +40,7 @@ export class OutboxChannel implements Channel {
 
   constructor(options: OutboxChannelOptions = {}) {
     const { name = 'outbox', transport = 'whatsapp', limit = 200 } = options;
-    if (transport !== 'whatsapp' && transport !== 'sms') throw new TypeError("`transport` must be 'whatsapp' or 'sms'.");
+    if (!TRANSPORTS.includes(transport)) throw new TypeError(`\`transport\` must be one of ${TRANSPORTS.join(', ')}.`);
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new TypeError('`limit` must be an integer from 1 to 10000. Omit it to keep 200.');
     this.name = name;
     this.transport = transport;

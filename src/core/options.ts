@@ -3,7 +3,7 @@ import { describe, durationOr } from './duration.js';
 import { createEventSink, type EventSink } from './events.js';
 import { checkCountryCode, type PhoneRules } from './phone.js';
 import { resolveTokenConfig, type TokenConfig } from './tokens.js';
-import type { Channel } from '../channels/channel.js';
+import { TRANSPORTS, type Channel, type Transport } from '../channels/channel.js';
 import type { ChallengeStore } from '../stores/store.js';
 import type { PurposePolicy, Secret, StepUpOptions } from './types.js';
 
@@ -123,8 +123,8 @@ function resolveChannels(channels: unknown): Channel[] {
     if (typeof candidate.name !== 'string' || !CHANNEL_NAME.test(candidate.name)) {
       throw new TypeError(`\`channels[${index}].name\` must be lower-case letters, digits, '-' or '_' (received ${describe(candidate.name)}).`);
     }
-    if (candidate.transport !== 'whatsapp' && candidate.transport !== 'sms') {
-      throw new TypeError(`\`channels[${index}]\` has the unknown transport ${describe(candidate.transport)}; it must be 'whatsapp' or 'sms'.`);
+    if (!TRANSPORTS.includes(candidate.transport as Transport)) {
+      throw new TypeError(`\`channels[${index}]\` has the unknown transport ${describe(candidate.transport)}; it must be one of ${TRANSPORTS.join(', ')}.`);
     }
     if (names.has(candidate.name)) throw new TypeError(`Two channels are named '${candidate.name}'; channel names must be unique.`);
     names.add(candidate.name);

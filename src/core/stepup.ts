@@ -164,7 +164,7 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
     auth_time: nowSec,
     jti: newTokenId(),
     acr: ACR_PREFIX + record.transport,
-    // RFC 8176: `sms` for SMS; WhatsApp has no registered value, so `otp`. `mca`: a channel apart from the primary one.
+    // RFC 8176: `sms` for SMS; WhatsApp and RCS have no registered value, so `otp`. `mca`: a channel apart from the primary one.
     amr: [record.transport === 'sms' ? 'sms' : 'otp', 'mca', ...otherFactors, ...(otherFactors.length > 0 ? ['mfa'] : [])],
     purpose: record.purpose,
     cid: record.id,

@@ -1,0 +1,83 @@
+import { ChannelError } from './channel.js';
+
+/** One call to a provider's HTTP API. */
+export interface ProviderRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** The core's signal (aborted when the send is too slow). */
+  signal: AbortSignal;
+  /** This call's own limit, in ms. Default 10 000. */
+  timeoutMs?: number;
+}
+
+export interface ProviderResponse {
+  status: number;
+  /** The parsed body, or undefined when it is not JSON. */
+  json: unknown;
+}
+
+/**
+ * `fetch` with a timeout joined to the caller's signal. A network failure or a timeout
+ * becomes a `fallback` ChannelError whose message names neither the URL's secrets nor
+ * the recipient. HTTP error statuses are returned, not thrown: each provider reads its
+ * own error bodies.
+ */
+export async function callProvider(request: ProviderRequest): Promise<ProviderResponse> {
+  const signal = AbortSignal.any([request.signal, AbortSignal.timeout(request.timeoutMs ?? 10_000)]);
+  let response: Response;
+  try {
+    response = await fetch(request.url, {
+      method: request.method,
+      headers: request.headers ?? {},
+      ...(request.body === undefined ? {} : { body: request.body }),
+      signal,
+      redirect: 'error',
+    });
+  } catch (error) {
+    const timedOut = signal.aborted;
+    throw new ChannelError(timedOut ? 'The provider did not answer in time.' : 'The provider could not be reached.', {
+      kind: 'fallback',
+      providerCode: timedOut ? 'timeout' : 'network',
+    });
+  }
+  const text = await response.text().catch(() => '');
+  let json: unknown;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, json };
+}
+
+/** Validates a `baseUrl` option: http(s), no query or fragment; returned without a trailing slash. */
+export function checkBaseUrl(value: unknown, fallback: string, option: string): string {
+  const candidate = value ?? fallback;
+  let url: URL;
+  try {
+    url = new URL(String(candidate));
+  } catch {
+    throw new TypeError(`\`${option}\` must be an http(s) URL such as '${fallback}'.`);
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username || url.password) {
+    throw new TypeError(`\`${option}\` must be an http(s) URL without query, fragment or credentials, such as '${fallback}'.`);
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
+/** Validates a required, non-empty string option without echoing its value (it may be a secret). */
+export function requireString(value: unknown, option: string, hint: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new TypeError(`\`${option}\` is required: ${hint}.`);
+  return value;
+}
+
+/** Validates a channel `name` option. */
+export function checkChannelName(value: unknown, fallback: string): string {
+  const name = value ?? fallback;
+  if (typeof name !== 'string' || !/^[a-z][a-z0-9_-]{0,31}$/.test(name)) {
+    throw new TypeError("`name` must be lower-case letters, digits, '-' or '_', starting with a letter, such as 'whatsapp' or 'sms'.");
+  }
+  return name;
+}
