@@ -90,7 +90,7 @@ describe('options validation', () => {
     expect(build({ channels: [] })).toThrow(/`channels` must be a non-empty array/);
     expect(build({ channels: [{ name: 'x', transport: 'whatsapp' }] })).toThrow(/`channels\[0\]` is not a channel: it needs a name, a transport and a send/);
     expect(build({ channels: [new OutboxChannel(), null] })).toThrow(/`channels\[1\]` is not a channel/);
-    expect(build({ channels: [{ name: 'tg', transport: 'telegram', send: async () => ({}) }] })).toThrow(/`channels\[0\]` has the unknown transport "telegram"; it must be 'whatsapp' or 'sms'/);
+    expect(build({ channels: [{ name: 'tg', transport: 'telegram', send: async () => ({}) }] })).toThrow(/`channels\[0\]` has the unknown transport "telegram"; it must be one of whatsapp, sms, rcs/);
     expect(build({ channels: [{ name: 'Bad Name', transport: 'sms', send: async () => ({}) }] })).toThrow(/`channels\[0\]\.name`/);
     expect(() => new OutboxChannel({ transport: 'fax' as never })).toThrow(/`transport` must be 'whatsapp' or 'sms'/);
   });
