@@ -92,7 +92,7 @@ describe('options validation', () => {
     expect(build({ channels: [new OutboxChannel(), null] })).toThrow(/`channels\[1\]` is not a channel/);
     expect(build({ channels: [{ name: 'tg', transport: 'telegram', send: async () => ({}) }] })).toThrow(/`channels\[0\]` has the unknown transport "telegram"; it must be one of whatsapp, sms, rcs/);
     expect(build({ channels: [{ name: 'Bad Name', transport: 'sms', send: async () => ({}) }] })).toThrow(/`channels\[0\]\.name`/);
-    expect(() => new OutboxChannel({ transport: 'fax' as never })).toThrow(/`transport` must be 'whatsapp' or 'sms'/);
+    expect(() => new OutboxChannel({ transport: 'fax' as never })).toThrow(/`transport` must be one of whatsapp, sms, rcs/);
   });
 
   it('duplicate channel names are rejected', () => {
