@@ -16,6 +16,8 @@ export interface ProviderResponse {
   status: number;
   /** The parsed body, or undefined when it is not JSON. */
   json: unknown;
+  /** The response headers (a rate limit's `Retry-After`, for one). */
+  headers: Headers;
 }
 
 /**
@@ -49,7 +51,20 @@ export async function callProvider(request: ProviderRequest): Promise<ProviderRe
   } catch {
     json = undefined;
   }
-  return { status: response.status, json };
+  return { status: response.status, json, headers: response.headers };
+}
+
+/**
+ * Seconds from a `Retry-After` header (delay-seconds or an HTTP date), or undefined when
+ * it is absent or unreadable. Capped at a day so a wild value cannot park a channel.
+ */
+export function retryAfterSeconds(headers: Headers, now: number = Date.now()): number | undefined {
+  const value = headers.get('retry-after')?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Math.min(Number(value), 86_400);
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) return undefined;
+  return Math.min(Math.max(0, Math.ceil((at - now) / 1000)), 86_400);
 }
 
 /** Validates a `baseUrl` option: http(s), no query or fragment; returned without a trailing slash. */
