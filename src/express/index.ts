@@ -1,10 +1,10 @@
-import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
-import { stepUpError } from '../core/errors.js';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { StepUp } from '../core/stepup.js';
 import type { StepUpClaims } from '../core/types.js';
-import { createChallengeHandlers, type ChallengeRouterOptions } from '../http/challenges.js';
+import { headersOf } from '../http/body.js';
+import { createChallengeRouter, type ChallengeRouterOptions } from '../http/challenges.js';
 import { createGuard, type GuardOptions } from '../http/guard.js';
-import { errorResponse, type HttpResponse } from '../http/responses.js';
+import type { HttpResponse } from '../http/responses.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -33,18 +33,13 @@ function send(res: Response, answer: HttpResponse): void {
  * app.use('/stepup', stepUpRouter(stepup, { resolveSubject: (req) => req.user && { id: req.user.id, phone: req.user.phone } }));
  */
 export function stepUpRouter(stepup: StepUp, options: ExpressRouterOptions): Router {
-  const handlers = createChallengeHandlers<Request>(stepup, options);
+  const handle = createChallengeRouter<Request>(stepup, options);
   const router = express.Router();
-  router.use(express.json({ limit: options.bodyLimit ?? '8kb', strict: true }));
-  const facts = (req: Request) => ({ body: req.body, ip: req.ip });
-  router.post('/challenges', async (req, res) => send(res, await handlers.start(req, facts(req))));
-  router.post('/challenges/:id/resend', async (req, res) => send(res, await handlers.resend(req, String(req.params.id), facts(req))));
-  router.post('/challenges/:id/verify', async (req, res) => send(res, await handlers.verify(req, String(req.params.id), facts(req))));
-  // Body-parser failures (malformed JSON, too large) answer in the same JSON error shape. Express
-  // decodes `:id` before any handler runs and fails with a URIError on bad percent-encoding: such
-  // an id names no challenge, as any other malformed id.
-  router.use((error: unknown, _req: Request, res: Response, _next: NextFunction) =>
-    send(res, error instanceof URIError ? errorResponse(stepUpError('challenge_not_found')) : handlers.error(error)));
+  router.use(async (req, res, next) => {
+    const answer = await handle({ req, method: req.method, path: req.path, message: req, parsedBody: () => req.body, ip: req.ip });
+    if (answer) send(res, answer);
+    else next();
+  });
   return router;
 }
 
@@ -59,7 +54,7 @@ export function stepUpRouter(stepup: StepUp, options: ExpressRouterOptions): Rou
 export function requireStepUp(stepup: StepUp, options: ExpressGuardOptions): RequestHandler {
   const guard = createGuard<Request>(stepup, options);
   return async (req, res, next) => {
-    const outcome = await guard(req, (name) => req.get(name), req.ip);
+    const outcome = await guard(req, headersOf(req.headers), req.ip);
     if (!outcome.ok) return send(res, outcome.response);
     req.stepUp = outcome.claims;
     next();
