@@ -29,13 +29,18 @@ interface PassportActions {
 
 export type VerifyDone<User> = (error: unknown, user?: User | false, info?: { message?: string }) => void;
 
-export interface WhatsAppOtpStrategyOptions<User> {
+/**
+ * `Req` is the request your callbacks receive: Express's by default; with koa-passport,
+ * `KoaPassportRequest` from `whatsapp-stepup/koa` (the strategy only reads `body` and `ip`,
+ * which both give it).
+ */
+export interface WhatsAppOtpStrategyOptions<User, Req = Request> {
   /** Strategy name for `passport.authenticate(name)`. Default `'whatsapp-otp'`. */
   name?: string;
   /** The user the pending login belongs to (for example set in the session by the password step). */
-  resolveSubject: (req: Request) => MaybePromise<string | { id: string } | null | undefined>;
+  resolveSubject: (req: Req) => MaybePromise<string | { id: string } | null | undefined>;
   /** The same session binding that started the challenge. */
-  binding?: (req: Request) => MaybePromise<string | undefined>;
+  binding?: (req: Req) => MaybePromise<string | undefined>;
   /** Loads the user from the verified claims: `done(null, user)`, or `done(null, false)` to refuse. */
   verify: (claims: StepUpClaims, done: VerifyDone<User>) => void;
 }
@@ -53,8 +58,8 @@ export interface WhatsAppOtpStrategyOptions<User> {
  * }));
  * app.post('/login/code', passport.authenticate('whatsapp-otp', { failureRedirect: '/login/code' }), ...);
  */
-export class WhatsAppOtpStrategy<User = unknown> extends CustomStrategy {
-  constructor(stepup: StepUp, options: WhatsAppOtpStrategyOptions<User>) {
+export class WhatsAppOtpStrategy<User = unknown, Req = Request> extends CustomStrategy {
+  constructor(stepup: StepUp, options: WhatsAppOtpStrategyOptions<User, Req>) {
     if (!stepup || typeof stepup.verify !== 'function') throw new TypeError('WhatsAppOtpStrategy needs the service from createStepUp(...) as its first argument.');
     if (!options || typeof options.resolveSubject !== 'function') {
       throw new TypeError('WhatsAppOtpStrategy needs `resolveSubject: (req) => userId` (the user whose password step passed).');
@@ -64,7 +69,8 @@ export class WhatsAppOtpStrategy<User = unknown> extends CustomStrategy {
     // A function, not an arrow: passport runs each request on Object.create(strategy) with
     // fail/success/error attached to that copy, and passport-custom calls this._verify on it,
     // so `this` here is the per-request copy (the constructed instance has no `fail`).
-    super(async function (this: PassportActions, req, done) {
+    super(async function (this: PassportActions, request, done) {
+      const req = request as unknown as Req & { body?: unknown; ip?: string };
       try {
         const body = (req.body ?? {}) as Record<string, unknown>;
         const { challengeId, code } = body;
