@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'express/index': 'src/express/index.ts',
+    'koa/index': 'src/koa/index.ts',
     'passport/index': 'src/passport/index.ts',
   },
   format: ['esm', 'cjs'],
@@ -13,5 +14,5 @@ export default defineConfig({
   target: 'node20',
   splitting: false,
   // Frameworks are optional peers: never bundle them into our output.
-  external: ['express', 'passport', 'passport-custom', 'ioredis', 'jsonwebtoken', 'libphonenumber-js'],
+  external: ['express', 'koa', 'passport', 'passport-custom', 'ioredis', 'jsonwebtoken', 'libphonenumber-js'],
 });

@@ -1,13 +1,15 @@
 /**
  * The HTTP scenario suite of DESIGN §4-§6, written only as HTTP requests (supertest) to
- * a test app that a factory builds: the Express adapter today, Koa (issue #5) with the
- * same file. The routes it relies on are listed in `support/http-harness.ts`.
+ * a test app that a factory builds: http.express.test.ts and http.koa.test.ts run it, each
+ * with an app built the same way on its adapter, so a scenario added here runs on both.
+ * The routes it relies on are listed in `support/http-harness.ts`.
  *
  * Invariants: every row of the §4 error table answers its status and code in the shape
  * `{ error: { code, message, ... } }`; the guard refuses with 401 and an RFC 9470
  * challenge, never 403; a code and a one-time token succeed exactly once, also under
  * concurrency; no body ever carries a code, a full number, an internal message or a stack.
  */
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ACR_SMS,
@@ -144,6 +146,58 @@ function defineChallengeScenarios(ctx: Context): void {
       expect(claims).toMatchObject({ sub: 'alice', purpose: 'login', acr: ACR_WHATSAPP, cid: started.body.challengeId, chn: 'whatsapp' });
       expect(claims.amr).toEqual(expect.arrayContaining(['otp', 'mca']));
       expect(claims.amr).not.toContain('mfa');
+    });
+  });
+
+  describe('bodies and paths: every adapter reads them alike', () => {
+    const post = (api: Client, path = '/stepup/challenges') => api.http().post(path).set('X-Test-User', 'alice').set('X-Test-Session', 'sess-alice');
+
+    it('a UTF-8 charset in any case, a trailing slash and an upper-case path are accepted', async () => {
+      const { api } = ctx();
+      const res = await api.send(post(api, '/stepup/Challenges/').set('Content-Type', 'application/json; charset=UTF-8').send(JSON.stringify(LOGIN_START)));
+      expect(res.status, res.text).toBe(201);
+    });
+
+    it('another charset, a compressed body or a blank one → 400 invalid_request, and nothing is sent', async () => {
+      const { h, api } = ctx();
+      const body = JSON.stringify(LOGIN_START);
+      const refused = [
+        post(api).set('Content-Type', 'application/json; charset=latin1').send(body),
+        post(api).set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send(gzipSync(body)),
+        post(api).set('Content-Type', 'application/json').send('   '),
+        post(api).set('Content-Type', 'application/json').send('"login"'),
+      ];
+      for (const test of refused) expectError(await api.send(test), 400, 'invalid_request');
+      expect(h.outbox.messages()).toHaveLength(0);
+    });
+
+    it('a chunked body (no Content-Length) over the limit → 413 request_too_large', async () => {
+      const { h, api } = ctx();
+      const test = post(api).set('Content-Type', 'application/json');
+      for (let i = 0; i < 16; i++) test.write(i === 0 ? '{"purpose":"login","locale":"' : 'x'.repeat(1024));
+      const res = await api.send(test);
+      expect(res.req.getHeader('content-length')).toBeUndefined();
+      expectError(res, 413, 'request_too_large');
+      expect(h.outbox.messages()).toHaveLength(0);
+    });
+
+    it('a resend without a body is a resend without options; a start without one is invalid', async () => {
+      const { h, api } = ctx();
+      const started = await api.start(LOGIN_START);
+      h.clock.advance(30_000);
+      const resent = await api.send(post(api, `/stepup/challenges/${started.body.challengeId}/resend`));
+      expect(resent.status, resent.text).toBe(200);
+      expectError(await api.send(post(api)), 400, 'invalid_request');
+    });
+
+    it("other methods and paths are not the router's: they reach the app (404)", async () => {
+      const { h, api } = ctx();
+      for (const test of [api.http().get('/stepup/challenges'), post(api, '/stepupx/challenges').send(LOGIN_START), post(api, '/stepup/challenges/x/confirm').send({})]) {
+        const res = await api.send(test.set('X-Test-User', 'alice'));
+        expect(res.status).toBe(404);
+        expect(res.body?.error?.code).toBeUndefined();
+      }
+      expect(h.outbox.messages()).toHaveLength(0);
     });
   });
 

@@ -1,8 +1,8 @@
 /**
  * The framework-neutral half of the HTTP test apps: the step-up service, its outboxes,
  * its clock and store, the test users, and the contract every adapter's test app
- * implements. `http-app.ts` builds the Express app on it; the Koa app (issue #5) builds
- * the same routes on it, and `test/http.scenarios.ts` runs unchanged against both.
+ * implements. `http-app.ts` builds the Express app on it and `http-app-koa.ts` the Koa app,
+ * with the same routes and options; `test/http.scenarios.ts` runs unchanged against both.
  *
  * Routes of every test app (the scenarios rely on exactly these):
  *
