@@ -176,7 +176,8 @@ function defineChallengeScenarios(ctx: Context): void {
       const test = post(api).set('Content-Type', 'application/json');
       for (let i = 0; i < 16; i++) test.write(i === 0 ? '{"purpose":"login","locale":"' : 'x'.repeat(1024));
       const res = await api.send(test);
-      expect(res.req.getHeader('content-length')).toBeUndefined();
+      // Sent as chunks: the router cannot refuse it up front by its length.
+      expect((res as unknown as { req: import('node:http').ClientRequest }).req.getHeader('content-length')).toBeUndefined();
       expectError(res, 413, 'request_too_large');
       expect(h.outbox.messages()).toHaveLength(0);
     });
