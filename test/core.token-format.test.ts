@@ -232,10 +232,18 @@ describe('R-K randomness and key separation', () => {
         return inner.create(record, ttl);
       },
       verify: (...args) => inner.verify(...args),
+      beginHostedCheck: (...args) => inner.beginHostedCheck(...args),
+      finishHostedCheck: (...args) => inner.finishHostedCheck(...args),
       reserveResend: (...args) => inner.reserveResend(...args),
       recordDelivery: (...args) => inner.recordDelivery(...args),
+      applyStatus: (...args) => inner.applyStatus(...args),
       delete: (id) => inner.delete(id),
       consumeOnce: (...args) => inner.consumeOnce(...args),
+      setFact: (...args) => inner.setFact(...args),
+      getFact: (...args) => inner.getFact(...args),
+      scheduleFallback: (...args) => inner.scheduleFallback(...args),
+      cancelFallback: (...args) => inner.cancelFallback(...args),
+      claimDueFallbacks: (...args) => inner.claimDueFallbacks(...args),
     };
     const { challengeId, code } = await startChallenge(makeStepUp({ store: spy }));
     const raw = createHmac('sha256', PEPPER).update(challengeId).update(':').update(code).digest('hex');

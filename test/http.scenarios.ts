@@ -42,7 +42,7 @@ function without(claims: object, name: string): Record<string, unknown> {
 const PAYMENT = { amount: 125.5, currency: 'EUR', payee: 'ES9121000418450200051332' };
 const LOGIN_START = { purpose: 'login' };
 const PAYMENT_START = { purpose: 'payment', transaction: PAYMENT };
-const VIEW_KEYS = ['attemptsLeft', 'challengeId', 'channel', 'expiresAt', 'purpose', 'resendAfter', 'sendsLeft', 'to'];
+const VIEW_KEYS = ['attemptsLeft', 'challengeId', 'channel', 'channels', 'expiresAt', 'purpose', 'resendAfter', 'sendsLeft', 'to'];
 
 export interface ScenarioOptions {
   /** Stores to run the suite on; the first one also runs the single-store scenarios. Default redis, then memory. */

@@ -23,6 +23,7 @@ function challengeRecord(overrides: Partial<ChallengeRecord> = {}): ChallengeRec
     channel: 'whatsapp',
     transport: 'whatsapp',
     digest: 'p1:right',
+    hostedIds: '',
     attempts: 0,
     maxAttempts: 3,
     sends: 1,
@@ -30,10 +31,14 @@ function challengeRecord(overrides: Partial<ChallengeRecord> = {}): ChallengeRec
     createdAt: T0,
     expiresAt: T0 + 300_000,
     nextSendAt: T0 + 30_000,
+    messageId: '',
+    sentAt: 0,
+    deliveryStatus: '',
     sealedPhone: 'p1.iv.sealed.tag',
     to: '+34 •••••••78',
     locale: 'pt-BR',
     otherFactors: 'pwd',
+    testNumber: false,
     locked: false,
     ...overrides,
   };
@@ -95,7 +100,7 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         const record = await created({ maxAttempts: 1 });
         expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'locked_now' });
         expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'locked' });
-        expect(await store.reserveResend(record.id, owner(record, { now: T0 + 60_000 }), { digest: 'p1:new', cooldownMs: 1 })).toEqual({ status: 'locked' });
+        expect(await store.reserveResend(record.id, owner(record, { now: T0 + 60_000 }), { digest: 'p1:new', cooldownMs: 1, keepEarlier: false })).toEqual({ status: 'locked' });
       });
 
       it('an empty stored digest never matches an empty candidate', async () => {
@@ -116,7 +121,7 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         const record = await created({ bindingHash: 'bind-A' });
         expect(await store.verify(record.id, owner(record, { bindingHashes: ['bind-B'] }), ['p1:right'])).toEqual({ status: 'not_found' });
         expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'not_found' });
-        expect(await store.reserveResend(record.id, owner(record, { bindingHashes: ['bind-B'], now: T0 + 60_000 }), { digest: 'p1:x', cooldownMs: 1 })).toEqual({ status: 'not_found' });
+        expect(await store.reserveResend(record.id, owner(record, { bindingHashes: ['bind-B'], now: T0 + 60_000 }), { digest: 'p1:x', cooldownMs: 1, keepEarlier: false })).toEqual({ status: 'not_found' });
         expect(await store.verify(record.id, owner(record, { bindingHashes: ['bind-A'] }), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
       });
 
@@ -147,21 +152,21 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
 
       it('resend of an expired challenge is expired', async () => {
         const record = await created();
-        expect(await store.reserveResend(record.id, owner(record, { now: record.expiresAt }), { digest: 'p1:new', cooldownMs: 1 })).toEqual({ status: 'expired' });
+        expect(await store.reserveResend(record.id, owner(record, { now: record.expiresAt }), { digest: 'p1:new', cooldownMs: 1, keepEarlier: false })).toEqual({ status: 'expired' });
       });
     });
 
     describe('reserveResend', () => {
       it('inside the cooldown answers cooldown with the exact retryAfterMs, changing nothing', async () => {
         const record = await created({ nextSendAt: T0 + 30_000 });
-        expect(await store.reserveResend(record.id, owner(record, { now: T0 + 10_000 }), { digest: 'p1:new', cooldownMs: 30_000 })).toEqual({ status: 'cooldown', retryAfterMs: 20_000 });
+        expect(await store.reserveResend(record.id, owner(record, { now: T0 + 10_000 }), { digest: 'p1:new', cooldownMs: 30_000, keepEarlier: false })).toEqual({ status: 'cooldown', retryAfterMs: 20_000 });
         expect(await store.verify(record.id, owner(record), ['p1:right'])).toMatchObject({ status: 'ok', record: { sends: 1 } });
       });
 
       it('after the cooldown replaces the digest (the old one no longer verifies, R-C5), counts the send and restarts the cooldown', async () => {
         const record = await created({ nextSendAt: T0 + 30_000 });
         const now = T0 + 30_000;
-        const outcome = await store.reserveResend(record.id, owner(record, { now }), { digest: 'p1:new', cooldownMs: 45_000 });
+        const outcome = await store.reserveResend(record.id, owner(record, { now }), { digest: 'p1:new', cooldownMs: 45_000, keepEarlier: false });
         expect(outcome).toEqual({ status: 'ok', record: { ...record, digest: 'p1:new', sends: 2, nextSendAt: now + 45_000 } });
         expect(await store.verify(record.id, owner(record, { now }), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
         expect(await store.verify(record.id, owner(record, { now }), ['p1:new'])).toMatchObject({ status: 'ok', record: { digest: 'p1:new', sends: 2 } });
@@ -169,45 +174,48 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
 
       it('at maxSends answers exhausted (even inside a cooldown)', async () => {
         const record = await created({ sends: 2, maxSends: 3, nextSendAt: T0 });
-        expect(await store.reserveResend(record.id, owner(record, { now: T0 }), { digest: 'p1:2', cooldownMs: 30_000 })).toMatchObject({ status: 'ok', record: { sends: 3 } });
-        expect(await store.reserveResend(record.id, owner(record, { now: T0 + 1 }), { digest: 'p1:3', cooldownMs: 30_000 })).toEqual({ status: 'exhausted' });
-        expect(await store.reserveResend(record.id, owner(record, { now: T0 + 60_000 }), { digest: 'p1:3', cooldownMs: 30_000 })).toEqual({ status: 'exhausted' });
+        expect(await store.reserveResend(record.id, owner(record, { now: T0 }), { digest: 'p1:2', cooldownMs: 30_000, keepEarlier: false })).toMatchObject({ status: 'ok', record: { sends: 3 } });
+        expect(await store.reserveResend(record.id, owner(record, { now: T0 + 1 }), { digest: 'p1:3', cooldownMs: 30_000, keepEarlier: false })).toEqual({ status: 'exhausted', retryAfterMs: record.expiresAt - (T0 + 1) });
+        expect(await store.reserveResend(record.id, owner(record, { now: T0 + 60_000 }), { digest: 'p1:3', cooldownMs: 30_000, keepEarlier: false })).toEqual({ status: 'exhausted', retryAfterMs: record.expiresAt - (T0 + 60_000) });
       });
 
       it('never resets attempts: failures before the resend still count after it', async () => {
         const record = await created({ maxAttempts: 3, nextSendAt: T0 });
         expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
-        expect(await store.reserveResend(record.id, owner(record), { digest: 'p1:new', cooldownMs: 1 })).toMatchObject({ status: 'ok', record: { attempts: 1 } });
+        expect(await store.reserveResend(record.id, owner(record), { digest: 'p1:new', cooldownMs: 1, keepEarlier: false })).toMatchObject({ status: 'ok', record: { attempts: 1 } });
         expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 1 });
         expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'locked_now' });
       });
 
       it('another subject or an unknown id is not_found', async () => {
         const record = await created({ nextSendAt: T0 });
-        expect(await store.reserveResend(record.id, owner(record, { subject: 'other' }), { digest: 'p1:new', cooldownMs: 1 })).toEqual({ status: 'not_found' });
-        expect(await store.reserveResend(randomBytes(16).toString('base64url'), owner(record), { digest: 'p1:new', cooldownMs: 1 })).toEqual({ status: 'not_found' });
+        expect(await store.reserveResend(record.id, owner(record, { subject: 'other' }), { digest: 'p1:new', cooldownMs: 1, keepEarlier: false })).toEqual({ status: 'not_found' });
+        expect(await store.reserveResend(randomBytes(16).toString('base64url'), owner(record), { digest: 'p1:new', cooldownMs: 1, keepEarlier: false })).toEqual({ status: 'not_found' });
         expect(await store.verify(record.id, owner(record), ['p1:right'])).toMatchObject({ status: 'ok', record: { sends: 1 } });
       });
     });
 
     describe('recordDelivery', () => {
-      it('changes the channel and transport of a live challenge', async () => {
+      it('changes the channel, transport and last message of a live challenge', async () => {
         const record = await created();
-        await store.recordDelivery(record.id, { channel: 'sms-backup', transport: 'sms' });
-        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'ok', record: { ...record, channel: 'sms-backup', transport: 'sms' } });
+        await store.recordDelivery(record.id, { channel: 'sms-backup', transport: 'sms', messageId: 'SM1', sentAt: T0, keepEarlier: false });
+        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({
+          status: 'ok',
+          record: { ...record, channel: 'sms-backup', transport: 'sms', messageId: 'SM1', sentAt: T0 },
+        });
       });
 
       it('never recreates a deleted challenge', async () => {
         const record = await created();
         await store.delete(record.id);
-        await store.recordDelivery(record.id, { channel: 'sms-backup', transport: 'sms' });
+        await store.recordDelivery(record.id, { channel: 'sms-backup', transport: 'sms', messageId: 'SM1', sentAt: T0, keepEarlier: false });
         expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'not_found' });
       });
 
       it('never recreates a consumed challenge', async () => {
         const record = await created();
         expect(await store.verify(record.id, owner(record), ['p1:right'])).toMatchObject({ status: 'ok' });
-        await store.recordDelivery(record.id, { channel: 'sms-backup', transport: 'sms' });
+        await store.recordDelivery(record.id, { channel: 'sms-backup', transport: 'sms', messageId: 'SM1', sentAt: T0, keepEarlier: false });
         expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'not_found' });
       });
     });
@@ -303,8 +311,8 @@ describe('RedisStore', () => {
       const record = challengeRecord({ nextSendAt: T0 });
       await store.create(record, 90_000);
       await store.verify(record.id, owner(record), ['p1:wrong']);
-      await store.reserveResend(record.id, owner(record), { digest: 'p1:new', cooldownMs: 1_000 });
-      await store.recordDelivery(record.id, { channel: 'sms', transport: 'sms' });
+      await store.reserveResend(record.id, owner(record), { digest: 'p1:new', cooldownMs: 1_000, keepEarlier: false });
+      await store.recordDelivery(record.id, { channel: 'sms', transport: 'sms', messageId: 'SM1', sentAt: T0, keepEarlier: false });
       await store.verify(record.id, owner(record, { now: record.expiresAt }), ['p1:new']);
       await store.consumeOnce('some-jti', 45_000);
       const keys = await scan(client, `${prefix}ttl:*`);
@@ -337,9 +345,9 @@ describe('RedisStore', () => {
       await store.create(consumed, 60_000);
       await store.delete(deleted.id);
       expect(await store.verify(consumed.id, owner(consumed), ['p1:right'])).toMatchObject({ status: 'ok' });
-      await store.recordDelivery(deleted.id, { channel: 'sms', transport: 'sms' });
-      await store.recordDelivery(consumed.id, { channel: 'sms', transport: 'sms' });
-      await store.recordDelivery(challengeRecord().id, { channel: 'sms', transport: 'sms' });
+      await store.recordDelivery(deleted.id, { channel: 'sms', transport: 'sms', messageId: 'SM1', sentAt: T0, keepEarlier: false });
+      await store.recordDelivery(consumed.id, { channel: 'sms', transport: 'sms', messageId: 'SM1', sentAt: T0, keepEarlier: false });
+      await store.recordDelivery(challengeRecord().id, { channel: 'sms', transport: 'sms', messageId: 'SM1', sentAt: T0, keepEarlier: false });
       expect(await scan(client, `${prefix}gone:*`)).toEqual([]);
     });
 

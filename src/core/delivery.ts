@@ -1,46 +1,125 @@
-import type { Channel, OutgoingMessage } from '../channels/channel.js';
+import { createHmac } from 'node:crypto';
+import { ChannelError, isHostedChannel, type Channel, type OutgoingMessage } from '../channels/channel.js';
+import { isStepUpError, stepUpError } from './errors.js';
+import { renderMessage } from './messages.js';
 import type { StepUpConfig } from './options.js';
 import type { ChallengeRecord } from '../stores/store.js';
 
-/**
- * Tries the channels in order from `first`; a failure or a timeout moves on to the next
- * at once. Returns the channel that accepted the message, or undefined when all failed.
- * Provider errors are not passed on: they may hold the phone number.
- */
-export async function deliver(
-  config: StepUpConfig,
-  record: ChallengeRecord,
-  message: OutgoingMessage,
-  first: number,
-): Promise<Channel | undefined> {
-  const base = { challengeId: record.id, subject: record.subject, purpose: record.purpose, to: record.to };
-  for (let index = first; index < config.channels.length; index++) {
-    const channel = config.channels[index]!;
-    if (index > first) config.emit({ type: 'delivery.fallback', ...base, channel: channel.name, reason: 'delivery_failed' });
-    try {
-      await sendWithTimeout(channel, message, config.sendTimeoutMs);
-      config.emit({ type: 'delivery.sent', ...base, channel: channel.name });
-      return channel;
-    } catch {
-      config.emit({ type: 'delivery.failed', ...base, channel: channel.name, reason: 'delivery_failed' });
-    }
-  }
-  return undefined;
+export interface DeliveryPlan {
+  record: ChallengeRecord;
+  /** E.164, opened from the challenge's sealed copy. */
+  phone: string;
+  code: string;
+  /** Digest of `code`: dropped from the challenge when a hosted channel sends its own code instead. */
+  digest: string;
+  /** Index of the first channel to try. */
+  first: number;
+  /** The user chose this channel: only it is tried, and its failure is reported by name. */
+  explicit: boolean;
 }
 
-async function sendWithTimeout(channel: Channel, message: OutgoingMessage, timeoutMs: number): Promise<void> {
+/** Facts kept in the store, under keys that hold no number in clear (R-J12). */
+export const factKeys = {
+  message: (messageId: string) => `msg:${messageId}`,
+  notOnWhatsApp: (config: StepUpConfig, phone: string) =>
+    `nowa:${createHmac('sha256', config.peppers[0]!.binding).update(`phone:${phone}`).digest('base64url')}`,
+};
+
+/** Channels the user may still pick for this number: WhatsApp ones are out once the number is known not to have it. */
+export async function unavailableChannels(config: StepUpConfig, phone: string): Promise<Set<string>> {
+  if (!config.channels.some((channel) => channel.transport === 'whatsapp')) return new Set();
+  const known = await config.store.getFact(factKeys.notOnWhatsApp(config, phone));
+  return new Set(known ? config.channels.filter((channel) => channel.transport === 'whatsapp').map((channel) => channel.name) : []);
+}
+
+/**
+ * Sends the code by the first channel that accepts it, in configured order from
+ * `plan.first`; a failure or a timeout moves on at once. Records which message carried
+ * the code, so that webhooks and the fallback timer can find the challenge. Provider
+ * errors are not passed on to callers: only their safe messages reach the operator.
+ */
+export async function deliverCode(config: StepUpConfig, plan: DeliveryPlan, skip: ReadonlySet<string>): Promise<Channel> {
+  const { record } = plan;
+  const base = { challengeId: record.id, subject: record.subject, purpose: record.purpose, to: record.to };
+  const candidates = plan.explicit
+    ? [config.channels[plan.first]!]
+    : config.channels.slice(plan.first).filter((channel) => !skip.has(channel.name));
+  let retryAfter: number | undefined;
+  for (const [index, channel] of candidates.entries()) {
+    if (index > 0) config.emit({ type: 'delivery.fallback', ...base, channel: channel.name, reason: 'delivery_failed' });
+    const hosted = isHostedChannel(channel);
+    const message = outgoing(config, record, plan.phone, hosted ? '' : plan.code);
+    const startedAt = Date.now();
+    try {
+      const receipt = await sendWithTimeout(channel, message, config.sendTimeoutMs);
+      const messageId = receipt.messageId ?? '';
+      const now = config.clock();
+      const remainingMs = Math.max(1, record.expiresAt - now);
+      await Promise.all([
+        config.store.recordDelivery(record.id, {
+          channel: channel.name,
+          transport: channel.transport,
+          messageId,
+          sentAt: now,
+          ...(hosted ? { hostedId: `${channel.name}=${messageId}`, dropDigest: plan.digest } : {}),
+          keepEarlier: config.keepEarlierCodes,
+        }),
+        messageId === '' ? undefined : config.store.setFact(factKeys.message(messageId), record.id, remainingMs),
+        config.fallbackAfterMs !== undefined && !plan.explicit && hasNext(config, channel, skip) && messageId !== ''
+          ? config.store.scheduleFallback(`${record.id} ${messageId}`, now + config.fallbackAfterMs)
+          : undefined,
+      ]);
+      config.emit({ type: 'delivery.sent', ...base, channel: channel.name, latencyMs: Date.now() - startedAt });
+      return channel;
+    } catch (error) {
+      // A store failure after the provider accepted: nothing would record the message. Fail closed.
+      if (isStepUpError(error)) throw error;
+      const details = error instanceof ChannelError ? error.details : undefined;
+      if (details?.kind === 'configuration') {
+        // Loud: a misconfigured channel fails every user until someone fixes it.
+        console.error(`[whatsapp-stepup] channel '${channel.name}' is misconfigured: ${(error as Error).message}`);
+      }
+      if (details?.notOnWhatsApp) {
+        await config.store.setFact(factKeys.notOnWhatsApp(config, plan.phone), '1', config.rememberNotOnWhatsAppMs).catch(() => {});
+      }
+      if (details?.retryAfter !== undefined) retryAfter = Math.max(retryAfter ?? 0, details.retryAfter);
+      config.emit({
+        type: 'delivery.failed', ...base, channel: channel.name,
+        reason: details?.kind === 'configuration' ? 'channel_misconfigured' : 'delivery_failed',
+        latencyMs: Date.now() - startedAt,
+      });
+    }
+  }
+  if (retryAfter !== undefined) throw stepUpError('rate_limited', { retryAfter: Math.ceil(retryAfter) });
+  if (plan.explicit) {
+    throw stepUpError('delivery_failed', {}, `The code could not be delivered by ${config.channels[plan.first]!.name}. Try another channel or try again later.`);
+  }
+  throw stepUpError('delivery_failed');
+}
+
+function hasNext(config: StepUpConfig, channel: Channel, skip: ReadonlySet<string>): boolean {
+  return config.channels.slice(config.channels.indexOf(channel) + 1).some((next) => !skip.has(next.name));
+}
+
+function outgoing(config: StepUpConfig, record: ChallengeRecord, to: string, code: string): OutgoingMessage {
+  const ttlSeconds = Math.max(1, Math.round((record.expiresAt - config.clock()) / 1000));
+  const text = code === '' ? '' : renderMessage({ brand: config.brand, purpose: record.purpose, code, ttlSeconds, locale: record.locale, webOtpDomain: config.webOtpDomain });
+  return { to, code, text, purpose: record.purpose, locale: record.locale, challengeId: record.id, ttlSeconds };
+}
+
+async function sendWithTimeout(channel: Channel, message: OutgoingMessage, timeoutMs: number) {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   // The race covers channels that ignore the signal; the abort stops those that honour it.
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       controller.abort(new Error('send timed out'));
-      reject(new Error('send timed out'));
+      reject(new ChannelError('The provider did not answer in time.', { kind: 'fallback', providerCode: 'timeout' }));
     }, timeoutMs);
   });
   const sending = Promise.resolve().then(() => channel.send(message, controller.signal));
   try {
-    await Promise.race([sending, timeout]);
+    return await Promise.race([sending, timeout]);
   } finally {
     clearTimeout(timer);
     sending.catch(() => {});

@@ -1,7 +1,7 @@
 import type { Duration } from './types.js';
 
-const UNIT_SECONDS = { s: 1, m: 60, h: 3600 } as const;
-const PATTERN = /^(\d+(?:\.\d+)?)(s|m|h)$/;
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+const PATTERN = /^(\d+(?:\.\d+)?)(s|m|h|d)$/;
 
 /**
  * Seconds in a duration option. `option` names the option in the error, which says
@@ -16,7 +16,7 @@ export function parseDuration(value: unknown, option: string): number {
   }
   if (seconds === undefined || seconds <= 0) {
     throw new TypeError(
-      `\`${option}\` must be a positive number of seconds or a string such as '30s', '5m' or '1h' (received ${describe(value)}).`,
+      `\`${option}\` must be a positive number of seconds or a string such as '30s', '5m', '1h' or '7d' (received ${describe(value)}).`,
     );
   }
   return seconds;

@@ -5,6 +5,7 @@ export type StepUpEventType =
   | 'delivery.sent'
   | 'delivery.failed'
   | 'delivery.fallback'
+  | 'delivery.status'
   | 'verify.succeeded'
   | 'verify.failed'
   | 'challenge.locked'
@@ -28,7 +29,13 @@ export interface StepUpEvent {
   to?: string;
   ip?: string;
   /** Error code or guard reason behind a failure. */
-  reason?: StepUpErrorCode | StepUpRejectionReason;
+  reason?: StepUpErrorCode | StepUpRejectionReason | 'channel_misconfigured' | 'fallback_timeout' | 'not_on_whatsapp';
+  /** A provider's delivery status, for `delivery.status`. */
+  status?: string;
+  /** Milliseconds: the provider's answer for `delivery.*`, from send to status for `delivery.status`. */
+  latencyMs?: number;
+  /** The challenge is for a configured test number: nothing was sent. */
+  testNumber?: boolean;
   attemptsLeft?: number;
   /** Token id, for `token.*` events. */
   jti?: string;

@@ -1,7 +1,7 @@
 import { derivePepperKeys, type PepperKeys } from './codes.js';
-import { describe, durationOr } from './duration.js';
+import { describe, durationOr, parseDuration } from './duration.js';
 import { createEventSink, type EventSink } from './events.js';
-import { checkCountryCode, type PhoneRules } from './phone.js';
+import { checkCountryCode, normalizePhone, type PhoneRules } from './phone.js';
 import { resolveTokenConfig, type TokenConfig } from './tokens.js';
 import { TRANSPORTS, type Channel, type Transport } from '../channels/channel.js';
 import type { ChallengeStore } from '../stores/store.js';
@@ -27,6 +27,11 @@ export interface StepUpConfig {
   sendCooldownMs: number;
   sendsPerChallenge: number;
   sendTimeoutMs: number;
+  keepEarlierCodes: boolean;
+  fallbackAfterMs: number | undefined;
+  rememberNotOnWhatsAppMs: number;
+  /** E.164 → fixed code. */
+  testNumbers: ReadonlyMap<string, string>;
   purposes: ReadonlyMap<string, ResolvedPurpose>;
   phone: PhoneRules;
   brand: string;
@@ -37,7 +42,7 @@ export interface StepUpConfig {
 
 const KNOWN = [
   'store', 'channels', 'tokens', 'pepper', 'code', 'sends', 'purposes', 'phones', 'brand', 'webOtpDomain', 'onEvent', 'clock',
-  'allowMemoryStoreInProduction',
+  'allowMemoryStoreInProduction', 'testNumbers', 'allowTestNumbersInProduction',
 ];
 
 /** Presets; an app may override any field or add purposes of its own. */
@@ -71,10 +76,16 @@ export function resolveOptions(options: StepUpOptions): StepUpConfig {
   const defaultAttempts = integerIn(code.maxAttempts, 1, 10, 5, 'code.maxAttempts');
 
   const sends = options.sends ?? {};
-  rejectUnknown(sends, ['cooldown', 'maxPerChallenge', 'timeout'], 'sends');
+  rejectUnknown(sends, ['cooldown', 'maxPerChallenge', 'timeout', 'keepEarlierCodes', 'fallbackAfter', 'rememberNotOnWhatsApp'], 'sends');
   const sendCooldownMs = durationOr(sends.cooldown, 30, 'sends.cooldown') * 1000;
   const sendsPerChallenge = integerIn(sends.maxPerChallenge, 1, 10, 3, 'sends.maxPerChallenge');
   const sendTimeoutMs = durationOr(sends.timeout, 10, 'sends.timeout') * 1000;
+  const keepEarlierCodes = booleanOr(sends.keepEarlierCodes, false, 'sends.keepEarlierCodes');
+  const fallbackAfterMs = sends.fallbackAfter === undefined ? undefined : parseDuration(sends.fallbackAfter, 'sends.fallbackAfter') * 1000;
+  if (fallbackAfterMs !== undefined && fallbackAfterMs >= codeTtlSec * 1000) {
+    throw new TypeError(`\`sends.fallbackAfter\` must be shorter than \`code.ttl\` (${codeTtlSec} s), or the fallback would come after the code expired.`);
+  }
+  const rememberNotOnWhatsAppMs = durationOr(sends.rememberNotOnWhatsApp, 30 * 86400, 'sends.rememberNotOnWhatsApp') * 1000;
 
   const purposes = resolvePurposes(options.purposes, defaultAttempts);
   const phone = resolvePhones(options.phones);
@@ -89,10 +100,11 @@ export function resolveOptions(options: StepUpOptions): StepUpConfig {
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new TypeError('`onEvent` must be a function (event) => void.');
   if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError('`clock` must be a function returning epoch milliseconds. Omit it to use Date.now.');
   const clock = options.clock ?? Date.now;
+  const testNumbers = resolveTestNumbers(options, codeLength, phone);
 
   return Object.freeze({
     store, channels, tokens, peppers, codeLength, codeTtlMs: codeTtlSec * 1000, sendCooldownMs, sendsPerChallenge, sendTimeoutMs,
-    purposes, phone, brand, webOtpDomain, emit: createEventSink(options.onEvent, clock), clock,
+    keepEarlierCodes, fallbackAfterMs, rememberNotOnWhatsAppMs, testNumbers, purposes, phone, brand, webOtpDomain, emit: createEventSink(options.onEvent, clock), clock,
   });
 }
 
@@ -108,6 +120,31 @@ function resolveStore(options: StepUpOptions): ChallengeStore {
     );
   }
   return store;
+}
+
+function resolveTestNumbers(options: StepUpOptions, codeLength: number, rules: PhoneRules): Map<string, string> {
+  const entries = options.testNumbers;
+  if (entries === undefined) return new Map();
+  if (typeof entries !== 'object' || entries === null || Array.isArray(entries)) {
+    throw new TypeError("`testNumbers` must be an object of E.164 number to fixed code, such as { '+15005550006': '123456' }.");
+  }
+  if (process.env.NODE_ENV === 'production' && options.allowTestNumbersInProduction !== true) {
+    throw new TypeError('`testNumbers` was given with NODE_ENV=production: they accept a fixed code. Remove them, or pass allowTestNumbersInProduction: true for an app-store review build.');
+  }
+  const numbers = new Map<string, string>();
+  for (const [number, code] of Object.entries(entries)) {
+    let e164: string;
+    try {
+      e164 = normalizePhone(number, rules).e164;
+    } catch {
+      throw new TypeError(`\`testNumbers\` holds a key that is not a valid phone number; use E.164 such as '+15005550006'.`);
+    }
+    if (typeof code !== 'string' || !new RegExp(`^\\d{${codeLength}}$`).test(code)) {
+      throw new TypeError(`\`testNumbers\` codes must be strings of exactly ${codeLength} digits (\`code.length\`).`);
+    }
+    numbers.set(e164, code);
+  }
+  return numbers;
 }
 
 function resolveChannels(channels: unknown): Channel[] {

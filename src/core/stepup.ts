@@ -1,13 +1,14 @@
-import { digestCode, generateCode, hashBinding, isRandomId, openSealed, randomId, sealText } from './codes.js';
+import { digestCode, generateCode, hashBinding, isRandomId, openSealed, randomId, safeEqual, sealText } from './codes.js';
+import { isHostedChannel } from '../channels/channel.js';
 import { checkToken } from './check-token.js';
-import { deliver } from './delivery.js';
+import { deliverCode, unavailableChannels } from './delivery.js';
+import { handleDeliveryStatus, runDueFallbacks, startFallbackWorker, type DeliveryStatusReport, type DeliveryStatusResult } from './fallback.js';
 import { stepUpError } from './errors.js';
-import { renderMessage } from './messages.js';
 import { resolveOptions, type ResolvedPurpose, type StepUpConfig } from './options.js';
 import { normalizePhone } from './phone.js';
 import { newTokenId, signToken } from './tokens.js';
 import { hashTransaction } from './transaction.js';
-import type { ChallengeOwner, ChallengeRecord, ClosedChallenge } from '../stores/store.js';
+import { type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type VerifyOutcome } from '../stores/store.js';
 import type {
   ChallengeView, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, VerifyInput, VerifyResult,
 } from './types.js';
@@ -24,11 +25,18 @@ export interface StepUp {
   checkToken(token: unknown, input: CheckTokenInput): Promise<StepUpClaims>;
   /** The policy of a configured purpose, for adapters that validate their own options. */
   purpose(name: string): Readonly<ResolvedPurpose> | undefined;
+  /** Applies a provider's delivery status (from a webhook); a first `failed` sends by the next channel. */
+  handleDeliveryStatus(report: DeliveryStatusReport): Promise<DeliveryStatusResult>;
+  /** Falls back for sends whose `sends.fallbackAfter` passed without `delivered`; a timer calls it when that option is set. */
+  runDueFallbacks(): Promise<number>;
+  /** Stops the fallback timer. */
+  close(): void;
 }
 
 /** Expired challenges linger this long (without their code) so that a late verify hears `challenge_expired`. */
 const EXPIRED_GRACE_MS = 5 * 60_000;
 const ACR_PREFIX = 'urn:whatsapp-stepup:acr:oob-';
+const FALLBACK_POLL_MS = 1000;
 
 /**
  * Validates every option now (bad options throw a TypeError that says how to fix them)
@@ -44,12 +52,16 @@ const ACR_PREFIX = 'urn:whatsapp-stepup:acr:oob-';
  */
 export function createStepUp(options: StepUpOptions): StepUp {
   const config = resolveOptions(options);
+  const stopWorker = config.fallbackAfterMs === undefined ? () => {} : startFallbackWorker(config, FALLBACK_POLL_MS);
   return Object.freeze({
     start: (input: StartInput) => start(config, input),
     resend: (challengeId: string, input: ResendInput) => resend(config, challengeId, input),
     verify: (challengeId: string, code: unknown, input: VerifyInput) => verify(config, challengeId, code, input),
     checkToken: (token: unknown, input: CheckTokenInput) => checkToken(config, token, input),
     purpose: (name: string) => config.purposes.get(name),
+    handleDeliveryStatus: (report: DeliveryStatusReport) => handleDeliveryStatus(config, report),
+    runDueFallbacks: () => runDueFallbacks(config),
+    close: stopWorker,
   });
 }
 
@@ -65,35 +77,43 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   const phone = normalizePhone(input.phone, config.phone);
   const locale = optionalText(input.locale, /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'locale') ?? 'en';
   const binding = optionalText(input.binding, /^[\s\S]{1,1024}$/, 'binding');
-  const first = channelIndex(config, input.channel) ?? 0;
+  const requested = channelIndex(config, input.channel);
   const otherFactors = (input.otherFactors ?? []).map((factor) => optionalText(factor, /^[a-z]{2,8}$/, 'otherFactors')!);
 
   const now = config.clock();
   const id = randomId();
-  const code = generateCode(config.codeLength);
+  const fixedCode = config.testNumbers.get(phone.e164);
+  const code = fixedCode ?? generateCode(config.codeLength);
   const pepper = config.peppers[0]!;
-  const channel = config.channels[first]!;
+  const channel = config.channels[requested ?? 0]!;
   const record: ChallengeRecord = {
     id, subject, purpose: policy.name, txn, locale,
     bindingHash: binding === undefined ? '' : hashBinding(pepper, binding),
     channel: channel.name, transport: channel.transport,
-    digest: digestCode(pepper, id, code),
+    digest: digestCode(pepper, id, code), hostedIds: '',
     attempts: 0, maxAttempts: policy.maxAttempts, sends: 1, maxSends: config.sendsPerChallenge,
     createdAt: now, expiresAt: now + config.codeTtlMs, nextSendAt: now + config.sendCooldownMs,
+    messageId: '', sentAt: 0, deliveryStatus: '',
     sealedPhone: sealText(pepper, id, phone.e164), to: phone.masked,
-    otherFactors: otherFactors.join(','), locked: false,
+    otherFactors: otherFactors.join(','), testNumber: fixedCode !== undefined, locked: false,
   };
+  const event = { challengeId: id, subject, purpose: policy.name, to: phone.masked, ip: input.ip };
   // Stored before sending: with the store down nothing is sent (fail closed).
   await config.store.create(record, config.codeTtlMs + EXPIRED_GRACE_MS);
-  const used = await deliver(config, record, message(config, record, phone.e164, code), first);
-  if (!used) {
-    await config.store.delete(id).catch(() => {});
-    throw stepUpError('delivery_failed');
+  if (record.testNumber) {
+    config.emit({ type: 'challenge.started', ...event, channel: channel.name, testNumber: true });
+    return view(config, record, new Set());
   }
-  if (used !== channel) await config.store.recordDelivery(id, { channel: used.name, transport: used.transport });
-  const sent = { ...record, channel: used.name, transport: used.transport };
-  config.emit({ type: 'challenge.started', challengeId: id, subject, purpose: policy.name, channel: used.name, to: phone.masked, ip: input.ip });
-  return view(sent);
+  const skip = await unavailableChannels(config, phone.e164);
+  let used;
+  try {
+    used = await deliverCode(config, { record, phone: phone.e164, code, digest: record.digest, first: requested ?? 0, explicit: requested !== undefined }, skip);
+  } catch (error) {
+    await config.store.delete(id).catch(() => {});
+    throw error;
+  }
+  config.emit({ type: 'challenge.started', ...event, channel: used.name });
+  return view(config, { ...record, channel: used.name, transport: used.transport }, skip);
 }
 
 async function resend(config: StepUpConfig, challengeId: string, input: ResendInput): Promise<ChallengeView> {
@@ -101,27 +121,43 @@ async function resend(config: StepUpConfig, challengeId: string, input: ResendIn
   const requested = channelIndex(config, input.channel);
   const owner = ownerOf(config, input);
   if (!isRandomId(challengeId)) throw stepUpError('challenge_not_found');
+  return sendAgain(config, challengeId, owner, { requested, ip: input.ip });
+}
+
+/**
+ * A new code for a live challenge, by the user's resend or by the library's fallback
+ * (system owner: no cooldown, starting after the channel that failed).
+ */
+export async function sendAgain(
+  config: StepUpConfig,
+  challengeId: string,
+  owner: ChallengeOwner,
+  how: { requested?: number | undefined; after?: string; ip?: string | undefined },
+): Promise<ChallengeView> {
   const code = generateCode(config.codeLength);
-  const outcome = await config.store.reserveResend(challengeId, owner, {
-    digest: digestCode(config.peppers[0]!, challengeId, code),
-    cooldownMs: config.sendCooldownMs,
-  });
-  const base = { challengeId, subject: owner.subject, ip: input.ip };
+  const digest = digestCode(config.peppers[0]!, challengeId, code);
+  const outcome = await config.store.reserveResend(challengeId, owner, { digest, cooldownMs: config.sendCooldownMs, keepEarlier: config.keepEarlierCodes });
+  const base = { challengeId, subject: owner.subject || undefined, ip: how.ip };
   if (outcome.status === 'cooldown' || outcome.status === 'exhausted') {
-    const retryAfter = outcome.status === 'cooldown' ? Math.ceil(outcome.retryAfterMs / 1000) : Math.ceil(config.codeTtlMs / 1000);
     config.emit({ type: 'rate.limited', ...base, reason: 'rate_limited' });
     const message = outcome.status === 'exhausted' ? 'No more codes can be sent for this verification. Start a new one.' : undefined;
-    throw stepUpError('rate_limited', { retryAfter }, message);
+    throw stepUpError('rate_limited', { retryAfter: Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)) }, message);
   }
   if (outcome.status !== 'ok') throw closedError(outcome);
   const record = outcome.record;
+  if (record.testNumber) {
+    // A test number never receives anything; the store kept its fixed code valid.
+    config.emit({ type: 'delivery.sent', ...base, purpose: record.purpose, channel: record.channel, testNumber: true });
+    return view(config, record, new Set());
+  }
   const phone = openSealed(config.peppers, challengeId, record.sealedPhone);
   if (phone === undefined) throw stepUpError('challenge_not_found');
-  const first = requested ?? Math.max(0, config.channels.findIndex((channel) => channel.name === record.channel));
-  const used = await deliver(config, record, message(config, record, phone, code), first);
-  if (!used) throw stepUpError('delivery_failed');
-  if (used.name !== record.channel) await config.store.recordDelivery(challengeId, { channel: used.name, transport: used.transport });
-  return view({ ...record, channel: used.name, transport: used.transport });
+  const skip = await unavailableChannels(config, phone);
+  const current = config.channels.findIndex((channel) => channel.name === (how.after ?? record.channel));
+  const first = how.requested ?? (how.after === undefined ? Math.max(0, current) : current + 1);
+  if (first >= config.channels.length) throw stepUpError('delivery_failed');
+  const used = await deliverCode(config, { record, phone, code, digest, first, explicit: how.requested !== undefined }, skip);
+  return view(config, { ...record, channel: used.name, transport: used.transport }, skip);
 }
 
 async function verify(config: StepUpConfig, challengeId: string, code: unknown, input: VerifyInput): Promise<VerifyResult> {
@@ -135,7 +171,7 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
   // Anything that is not a string of digits still costs an attempt: it can never match.
   const submitted = typeof code === 'string' ? code.trim() : typeof code === 'number' ? String(code) : '';
   const digests = config.peppers.map((keys) => digestCode(keys, challengeId, submitted));
-  const outcome = await config.store.verify(challengeId, owner, digests);
+  const outcome = await verifyCode(config, challengeId, owner, digests, submitted);
   if (outcome.status === 'invalid') {
     config.emit({ type: 'verify.failed', ...base, reason: 'invalid_code', attemptsLeft: outcome.attemptsLeft });
     throw stepUpError('invalid_code', { attemptsLeft: outcome.attemptsLeft });
@@ -173,17 +209,40 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
     ...(input.binding === undefined ? {} : { sbh: hashBinding(config.peppers[0]!, input.binding) }),
   };
   const token = signToken(config.tokens, claims);
-  config.emit({ type: 'verify.succeeded', ...base, purpose: record.purpose, channel: record.channel, to: record.to, jti: claims.jti });
+  config.emit({ type: 'verify.succeeded', ...base, purpose: record.purpose, channel: record.channel, to: record.to, jti: claims.jti, ...(record.testNumber ? { testNumber: true } : {}) });
   return { token, claims, expiresIn: policy.tokenTtlSec };
 }
 
-function message(config: StepUpConfig, record: ChallengeRecord, to: string, code: string) {
-  const ttlSeconds = Math.max(1, Math.round((record.expiresAt - config.clock()) / 1000));
-  const text = renderMessage({ brand: config.brand, purpose: record.purpose, code, ttlSeconds, webOtpDomain: config.webOtpDomain });
-  return { to, code, text, purpose: record.purpose, locale: record.locale, challengeId: record.id, ttlSeconds };
+/**
+ * The store's verdict on a code. Challenges sent by a hosted channel ask its provider,
+ * between an attempt reserved before and a consumption after, so that the attempt limit
+ * and single use hold exactly as for our own codes.
+ */
+async function verifyCode(config: StepUpConfig, challengeId: string, owner: ChallengeOwner, digests: string[], submitted: string): Promise<VerifyOutcome> {
+  const hostedChannels = config.channels.filter(isHostedChannel);
+  if (hostedChannels.length === 0) return config.store.verify(challengeId, owner, digests);
+  const begun = await config.store.beginHostedCheck(challengeId, owner);
+  if (begun.status !== 'check') return begun;
+  const record = begun.record;
+  const ours = record.digest.split(' ').some((stored) => stored !== '' && digests.some((digest) => safeEqual(digest, stored)));
+  let approved = ours;
+  if (!ours && /^\d{4,10}$/.test(submitted)) {
+    for (const entry of record.hostedIds.split(' ').filter(Boolean)) {
+      const [name, verificationId] = entry.split('=') as [string, string];
+      const channel = hostedChannels.find((candidate) => candidate.name === name);
+      if (!channel || !verificationId) continue;
+      const verdict = await channel.check(verificationId, submitted, AbortSignal.timeout(config.sendTimeoutMs)).catch(() => 'unavailable' as const);
+      if (verdict === 'unavailable') throw stepUpError('delivery_failed', {}, 'The code could not be checked right now. Try again shortly.');
+      if (verdict === 'approved') {
+        approved = true;
+        break;
+      }
+    }
+  }
+  return config.store.finishHostedCheck(challengeId, approved);
 }
 
-function view(record: ChallengeRecord): ChallengeView {
+function view(config: StepUpConfig, record: ChallengeRecord, unavailable: ReadonlySet<string>): ChallengeView {
   return {
     challengeId: record.id,
     purpose: record.purpose,
@@ -193,6 +252,12 @@ function view(record: ChallengeRecord): ChallengeView {
     resendAfter: new Date(record.nextSendAt).toISOString(),
     sendsLeft: Math.max(0, record.maxSends - record.sends),
     attemptsLeft: Math.max(0, record.maxAttempts - record.attempts),
+    channels: config.channels.map((channel) => ({
+      name: channel.name,
+      transport: channel.transport,
+      current: channel.name === record.channel,
+      available: !unavailable.has(channel.name),
+    })),
   };
 }
 

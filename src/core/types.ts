@@ -4,7 +4,7 @@ import type { Channel } from '../channels/channel.js';
 import type { StepUpEvent } from './events.js';
 
 /** Seconds as a number, or a string such as `'30s'`, `'5m'`, `'1h'`. */
-export type Duration = number | `${number}${'s' | 'm' | 'h'}`;
+export type Duration = number | `${number}${'s' | 'm' | 'h' | 'd'}`;
 
 /** A secret given as text (UTF-8) or bytes. */
 export type Secret = string | Buffer | Uint8Array;
@@ -58,6 +58,16 @@ export interface SendOptions {
   maxPerChallenge?: number;
   /** Longest wait for one provider call before falling back to the next channel. Default `'10s'`. */
   timeout?: Duration;
+  /**
+   * Keep every code sent for a challenge valid until it expires (a late WhatsApp message
+   * still works after the SMS fallback). Default false: a new code replaces the earlier ones
+   * (NIST SP 800-63B, SECURITY-REQUIREMENTS R-C5); see the README for the trade-off.
+   */
+  keepEarlierCodes?: boolean;
+  /** Without a `delivered` status this long after a send, the next channel is used. Default: off. */
+  fallbackAfter?: Duration;
+  /** How long a number reported as not on WhatsApp goes straight to the next channel. Default `'30d'`. */
+  rememberNotOnWhatsApp?: Duration;
 }
 
 /** Policy of one purpose: a name the app chooses, such as `login` or `payment`. */
@@ -108,6 +118,23 @@ export interface StepUpOptions {
   clock?: () => number;
   /** Accept a MemoryStore when NODE_ENV is production (it loses state on restart and is per-process). */
   allowMemoryStoreInProduction?: boolean;
+  /**
+   * Numbers that never receive anything and accept a fixed code (app-store review, CI):
+   * `{ '+15005550006': '123456' }`. Every use emits events marked `testNumber: true`.
+   */
+  testNumbers?: Record<string, string>;
+  /** Accept `testNumbers` when NODE_ENV is production. */
+  allowTestNumbersInProduction?: boolean;
+}
+
+/** A configured channel as a page may offer it ("send by SMS instead"). */
+export interface ChannelView {
+  name: string;
+  transport: 'whatsapp' | 'sms' | 'rcs';
+  /** The last code went by this channel. */
+  current: boolean;
+  /** It can be chosen on resend (not, for example, WhatsApp for a number known not to have it). */
+  available: boolean;
 }
 
 /** What a client may see of a challenge: never the code, never the full number. */
@@ -123,6 +150,8 @@ export interface ChallengeView {
   resendAfter: string;
   sendsLeft: number;
   attemptsLeft: number;
+  /** Every configured channel, in fallback order. */
+  channels: ChannelView[];
 }
 
 export interface StartInput {

@@ -3,10 +3,14 @@ import type {
   ChallengeRecord,
   ChallengeStore,
   ClosedChallenge,
+  DeliveryRecord,
+  DeliveryStatus,
+  HostedCheckOutcome,
+  ResendInput,
   ResendOutcome,
+  StatusOutcome,
   VerifyOutcome,
 } from './store.js';
-import type { Transport } from '../channels/channel.js';
 
 export interface MemoryStoreOptions {
   /** Clock in milliseconds for key expiry; share the one given to `createStepUp` in tests. */
@@ -19,6 +23,7 @@ interface Entry<T> {
 }
 
 const SWEEP_EVERY = 1000;
+const STATUS_RANK: Record<string, number> = { '': 0, sent: 1, delivered: 2, read: 3 };
 
 /**
  * The RedisStore's semantics in one process's memory: for the demo, development and
@@ -31,6 +36,8 @@ export class MemoryStore implements ChallengeStore {
   readonly #clock: () => number;
   readonly #challenges = new Map<string, Entry<ChallengeRecord>>();
   readonly #used = new Map<string, Entry<true>>();
+  readonly #facts = new Map<string, Entry<string>>();
+  readonly #due = new Map<string, number>();
   #operations = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -49,34 +56,73 @@ export class MemoryStore implements ChallengeStore {
     const found = this.#open(id, owner);
     if ('status' in found) return found;
     const record = found;
-    if (record.digest !== '' && digests.includes(record.digest)) {
+    if (record.digest.split(' ').some((stored) => stored !== '' && digests.includes(stored))) {
       this.#challenges.delete(id);
       return { status: 'ok', record: { ...record } };
     }
     record.attempts += 1;
-    if (record.attempts >= record.maxAttempts) {
-      record.locked = true;
-      record.digest = '';
-      return { status: 'locked_now' };
-    }
-    return { status: 'invalid', attemptsLeft: record.maxAttempts - record.attempts };
+    return this.#afterFailure(record);
   }
 
-  async reserveResend(id: string, owner: ChallengeOwner, input: { digest: string; cooldownMs: number }): Promise<ResendOutcome> {
+  async beginHostedCheck(id: string, owner: ChallengeOwner): Promise<HostedCheckOutcome> {
+    const found = this.#open(id, owner);
+    if ('status' in found) return found;
+    if (found.attempts >= found.maxAttempts) return { status: 'locked' };
+    found.attempts += 1;
+    return { status: 'check', record: { ...found } };
+  }
+
+  async finishHostedCheck(id: string, approved: boolean): Promise<VerifyOutcome> {
+    const record = this.#live(this.#challenges, id);
+    if (!record) return { status: 'not_found' };
+    if (approved) {
+      if (record.locked) return { status: 'locked' };
+      this.#challenges.delete(id);
+      return { status: 'ok', record: { ...record } };
+    }
+    return this.#afterFailure(record);
+  }
+
+  async reserveResend(id: string, owner: ChallengeOwner, input: ResendInput): Promise<ResendOutcome> {
     const found = this.#open(id, owner);
     if ('status' in found) return found;
     const record = found;
-    if (record.sends >= record.maxSends) return { status: 'exhausted' };
-    if (owner.now < record.nextSendAt) return { status: 'cooldown', retryAfterMs: record.nextSendAt - owner.now };
-    record.digest = input.digest;
+    if (record.sends >= record.maxSends) return { status: 'exhausted', retryAfterMs: record.expiresAt - owner.now };
+    if (owner.subject !== '' && owner.now < record.nextSendAt) return { status: 'cooldown', retryAfterMs: record.nextSendAt - owner.now };
+    // A test number's fixed code stays valid: nothing is ever sent to it.
+    record.digest = (input.keepEarlier || record.testNumber) && record.digest !== '' ? `${record.digest} ${input.digest}` : input.digest;
     record.sends += 1;
     record.nextSendAt = owner.now + input.cooldownMs;
     return { status: 'ok', record: { ...record } };
   }
 
-  async recordDelivery(id: string, delivery: { channel: string; transport: Transport }): Promise<void> {
+  async recordDelivery(id: string, delivery: DeliveryRecord): Promise<void> {
     const record = this.#live(this.#challenges, id);
-    if (record) Object.assign(record, delivery);
+    if (!record) return;
+    Object.assign(record, { channel: delivery.channel, transport: delivery.transport, messageId: delivery.messageId, sentAt: delivery.sentAt, deliveryStatus: '' });
+    if (delivery.hostedId) {
+      record.digest = record.digest.split(' ').filter((stored) => stored !== '' && stored !== delivery.dropDigest).join(' ');
+      record.hostedIds = delivery.keepEarlier && record.hostedIds !== '' ? `${record.hostedIds} ${delivery.hostedId}` : delivery.hostedId;
+    } else if (!delivery.keepEarlier) {
+      record.hostedIds = '';
+    }
+  }
+
+  async applyStatus(id: string, messageId: string, status: DeliveryStatus): Promise<StatusOutcome> {
+    const record = this.#live(this.#challenges, id);
+    if (!record) return { status: 'gone' };
+    if (record.messageId !== messageId) return { status: 'stale' };
+    const current = record.deliveryStatus;
+    if (current === 'failed') return { status: 'ignored' };
+    const snapshot = { ...record };
+    if (status === 'failed') {
+      if ((STATUS_RANK[current] ?? 0) >= 2) return { status: 'ignored' };
+      record.deliveryStatus = 'failed';
+      return { status: 'failed', record: snapshot };
+    }
+    if ((STATUS_RANK[status] ?? 0) <= (STATUS_RANK[current] ?? 0)) return { status: 'ignored' };
+    record.deliveryStatus = status;
+    return { status: 'applied', record: snapshot };
   }
 
   async delete(id: string): Promise<void> {
@@ -90,17 +136,52 @@ export class MemoryStore implements ChallengeStore {
     return true;
   }
 
+  async setFact(key: string, value: string, ttlMs: number): Promise<void> {
+    this.#tick();
+    this.#facts.set(key, { value, expiresAt: this.#clock() + ttlMs });
+  }
+
+  async getFact(key: string): Promise<string | undefined> {
+    return this.#live(this.#facts, key);
+  }
+
+  async scheduleFallback(id: string, dueAt: number): Promise<void> {
+    this.#due.set(id, dueAt);
+  }
+
+  async cancelFallback(id: string): Promise<void> {
+    this.#due.delete(id);
+  }
+
+  async claimDueFallbacks(now: number, limit: number): Promise<string[]> {
+    const due = [...this.#due].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]).slice(0, limit).map(([id]) => id);
+    for (const id of due) this.#due.delete(id);
+    return due;
+  }
+
   /** The same checks, in the same order, as the Lua scripts' prologue. */
   #open(id: string, owner: ChallengeOwner): ChallengeRecord | ClosedChallenge {
     const record = this.#live(this.#challenges, id);
-    if (!record || record.subject !== owner.subject) return { status: 'not_found' };
-    if (record.bindingHash !== '' && !owner.bindingHashes.includes(record.bindingHash)) return { status: 'not_found' };
+    if (!record) return { status: 'not_found' };
+    if (owner.subject !== '') {
+      if (record.subject !== owner.subject) return { status: 'not_found' };
+      if (record.bindingHash !== '' && !owner.bindingHashes.includes(record.bindingHash)) return { status: 'not_found' };
+    }
     if (record.locked) return { status: 'locked' };
     if (owner.now >= record.expiresAt) {
       record.digest = '';
       return { status: 'expired' };
     }
     return record;
+  }
+
+  #afterFailure(record: ChallengeRecord): VerifyOutcome {
+    if (record.attempts >= record.maxAttempts) {
+      record.locked = true;
+      record.digest = '';
+      return { status: 'locked_now' };
+    }
+    return { status: 'invalid', attemptsLeft: record.maxAttempts - record.attempts };
   }
 
   #live<T>(map: Map<string, Entry<T>>, key: string): T | undefined {
@@ -117,7 +198,7 @@ export class MemoryStore implements ChallengeStore {
   #tick(): void {
     if (++this.#operations % SWEEP_EVERY !== 0) return;
     const now = this.#clock();
-    for (const map of [this.#challenges, this.#used] as Map<string, Entry<unknown>>[]) {
+    for (const map of [this.#challenges, this.#used, this.#facts] as Map<string, Entry<unknown>>[]) {
       for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
     }
   }

@@ -1,26 +1,30 @@
 /**
  * Lua for the RedisStore. Each script touches exactly the keys in KEYS (one key, so
  * one Cluster slot), does every check before its first write (Redis does not roll
- * back a script's earlier writes on error), and is O(1).
+ * back a script's earlier writes on error), and is O(1) in the number of challenges.
  *
- * Owner arguments, shared by `verify` and `resend`:
- *   ARGV[1] now (ms), ARGV[2] subject, ARGV[3] n = number of binding hashes,
- *   ARGV[4 .. 3+n] binding hashes; the script's own arguments follow.
+ * Owner arguments, shared by the scripts that act for a user:
+ *   ARGV[1] now (ms), ARGV[2] subject ('' when the library itself acts, as for a
+ *   fallback: no owner check, no cooldown), ARGV[3] n = number of binding hashes,
+ *   ARGV[4 .. 3+n] binding hashes; the script's own arguments follow from ARGV[rest].
  */
 const OPEN_CHALLENGE = `
 local now = tonumber(ARGV[1])
+local system = ARGV[2] == ''
 local flat = redis.call('HGETALL', KEYS[1])
 if #flat == 0 then return {'not_found'} end
 local r = {}
 for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end
-if r.sub ~= ARGV[2] then return {'not_found'} end
 local nb = tonumber(ARGV[3])
-if r.bnd ~= '' then
-  local bound = false
-  for i = 1, nb do
-    if ARGV[3 + i] == r.bnd then bound = true end
+if not system then
+  if r.sub ~= ARGV[2] then return {'not_found'} end
+  if r.bnd ~= '' then
+    local bound = false
+    for i = 1, nb do
+      if ARGV[3 + i] == r.bnd then bound = true end
+    end
+    if not bound then return {'not_found'} end
   end
-  if not bound then return {'not_found'} end
 end
 if r.lck == '1' then return {'locked'} end
 if now >= tonumber(r.exp) then
@@ -30,31 +34,75 @@ end
 local rest = 4 + nb
 `;
 
-/** Then ARGV[rest ..] are candidate digests, one per live pepper. */
-export const VERIFY_SCRIPT = `${OPEN_CHALLENGE}
-if r.dig ~= '' then
+/** Counts a failure and locks at the limit; shared by the digest and the hosted paths. */
+const COUNT_FAILURE = `
+local function count_failure()
+  local attempts = tonumber(r.att) + 1
+  if attempts >= tonumber(r.max) then
+    redis.call('HSET', KEYS[1], 'att', attempts, 'lck', '1', 'dig', '')
+    return {'locked_now'}
+  end
+  redis.call('HSET', KEYS[1], 'att', attempts)
+  return {'invalid', tostring(tonumber(r.max) - attempts)}
+end
+`;
+
+/** Then ARGV[rest ..] are candidate digests, one per live pepper; `dig` holds the live digests, space-separated. */
+export const VERIFY_SCRIPT = `${OPEN_CHALLENGE}${COUNT_FAILURE}
+for stored in string.gmatch(r.dig, '%S+') do
   for i = rest, #ARGV do
-    if ARGV[i] == r.dig then
+    if ARGV[i] == stored then
       redis.call('DEL', KEYS[1])
       return {'ok', unpack(flat)}
     end
   end
 end
-local attempts = tonumber(r.att) + 1
+return count_failure()
+`;
+
+/**
+ * Hosted channels, step one: reserve an attempt before asking the provider, so that
+ * concurrent guesses cannot exceed the limit. The attempt is counted now; step two
+ * consumes on a right code or locks when the limit is reached.
+ */
+export const BEGIN_HOSTED_SCRIPT = `${OPEN_CHALLENGE}
+local attempts = tonumber(r.att)
+if attempts >= tonumber(r.max) then return {'locked'} end
+redis.call('HSET', KEYS[1], 'att', attempts + 1)
+return {'check', unpack(redis.call('HGETALL', KEYS[1]))}
+`;
+
+/** Step two. ARGV[1] '1' when the provider approved. Only one caller can delete the key. */
+export const FINISH_HOSTED_SCRIPT = `
+local flat = redis.call('HGETALL', KEYS[1])
+if #flat == 0 then return {'not_found'} end
+local r = {}
+for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end
+if ARGV[1] == '1' then
+  if r.lck == '1' then return {'locked'} end
+  redis.call('DEL', KEYS[1])
+  return {'ok', unpack(flat)}
+end
+local attempts = tonumber(r.att)
 if attempts >= tonumber(r.max) then
-  redis.call('HSET', KEYS[1], 'att', attempts, 'lck', '1', 'dig', '')
+  redis.call('HSET', KEYS[1], 'lck', '1', 'dig', '')
   return {'locked_now'}
 end
-redis.call('HSET', KEYS[1], 'att', attempts)
 return {'invalid', tostring(tonumber(r.max) - attempts)}
 `;
 
-/** Then ARGV[rest] is the new digest and ARGV[rest + 1] the cooldown in ms. */
+/**
+ * Then ARGV[rest] is the new digest (or ''), ARGV[rest + 1] the cooldown in ms and
+ * ARGV[rest + 2] '1' to keep the earlier codes valid beside the new one.
+ */
 export const RESEND_SCRIPT = `${OPEN_CHALLENGE}
-if tonumber(r.snd) >= tonumber(r.msnd) then return {'exhausted'} end
+if tonumber(r.snd) >= tonumber(r.msnd) then return {'exhausted', tostring(tonumber(r.exp) - now)} end
 local next_send = tonumber(r.nxt)
-if now < next_send then return {'cooldown', tostring(next_send - now)} end
-redis.call('HSET', KEYS[1], 'dig', ARGV[rest], 'snd', tonumber(r.snd) + 1, 'nxt', now + tonumber(ARGV[rest + 1]))
+if not system and now < next_send then return {'cooldown', tostring(next_send - now)} end
+local digests = ARGV[rest]
+-- A test number's fixed code stays valid: nothing is ever sent to it.
+if (ARGV[rest + 2] == '1' or r.tst == '1') and r.dig ~= '' then digests = r.dig .. ' ' .. ARGV[rest] end
+redis.call('HSET', KEYS[1], 'dig', digests, 'snd', tonumber(r.snd) + 1, 'nxt', now + tonumber(ARGV[rest + 1]))
 return {'ok', unpack(redis.call('HGETALL', KEYS[1]))}
 `;
 
@@ -66,9 +114,59 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `;
 
-/** Field/value pairs, written only while the challenge exists (never recreating it without a TTL). */
+/**
+ * ARGV: channel, transport, message id, sent at, hosted id ('' for none), digest to drop,
+ * '1' to keep earlier codes. Written only while the challenge exists (never recreating it
+ * without a TTL); a new message starts with no delivery status. A hosted send's code is
+ * the provider's: our own unsent code is dropped, and without keep-earlier the hosted id
+ * replaces every earlier one, as a new digest replaces earlier digests.
+ */
 export const RECORD_DELIVERY_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('HSET', KEYS[1], 'chn', ARGV[1], 'trp', ARGV[2], 'mid', ARGV[3], 'sat', ARGV[4], 'dst', '')
+local keep = ARGV[7] == '1'
+if ARGV[5] ~= '' then
+  local kept = {}
+  for stored in string.gmatch(redis.call('HGET', KEYS[1], 'dig') or '', '%S+') do
+    if stored ~= ARGV[6] then kept[#kept + 1] = stored end
+  end
+  redis.call('HSET', KEYS[1], 'dig', table.concat(kept, ' '))
+  local hosted = redis.call('HGET', KEYS[1], 'hid') or ''
+  if keep and hosted ~= '' then hosted = hosted .. ' ' .. ARGV[5] else hosted = ARGV[5] end
+  redis.call('HSET', KEYS[1], 'hid', hosted)
+elseif not keep then
+  redis.call('HSET', KEYS[1], 'hid', '')
+end
 return 1
+`;
+
+/**
+ * A provider's delivery status for message ARGV[1], status ARGV[2]. Monotonic: sent <
+ * delivered < read; failed only from nothing or sent, and final. Returns 'failed' to
+ * exactly one caller, the one that may fall back.
+ */
+export const APPLY_STATUS_SCRIPT = `
+local flat = redis.call('HGETALL', KEYS[1])
+if #flat == 0 then return {'gone'} end
+local r = {}
+for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end
+if r.mid ~= ARGV[1] then return {'stale'} end
+local rank = { [''] = 0, sent = 1, delivered = 2, read = 3 }
+local current = r.dst or ''
+if current == 'failed' then return {'ignored'} end
+if ARGV[2] == 'failed' then
+  if rank[current] >= 2 then return {'ignored'} end
+  redis.call('HSET', KEYS[1], 'dst', 'failed')
+  return {'failed', unpack(flat)}
+end
+if (rank[ARGV[2]] or 0) <= rank[current] then return {'ignored'} end
+redis.call('HSET', KEYS[1], 'dst', ARGV[2])
+return {'applied', unpack(flat)}
+`;
+
+/** Claims up to ARGV[2] fallbacks due at ARGV[1]; ZREM makes each claim one instance's. */
+export const CLAIM_DUE_SCRIPT = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do redis.call('ZREM', KEYS[1], member) end
+return due
 `;

@@ -1,14 +1,20 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { Transport } from '../channels/channel.js';
 import { stepUpError } from '../core/errors.js';
 import { describe } from '../core/duration.js';
-import { CREATE_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, VERIFY_SCRIPT } from './redis-scripts.js';
+import {
+  APPLY_STATUS_SCRIPT, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, CREATE_SCRIPT, FINISH_HOSTED_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, VERIFY_SCRIPT,
+} from './redis-scripts.js';
 import type {
   ChallengeOwner,
   ChallengeRecord,
   ChallengeStore,
   ClosedChallenge,
+  DeliveryRecord,
+  DeliveryStatus,
+  HostedCheckOutcome,
+  ResendInput,
   ResendOutcome,
+  StatusOutcome,
   VerifyOutcome,
 } from './store.js';
 
@@ -31,6 +37,10 @@ const COMMANDS = {
   stepupVerify: { lua: VERIFY_SCRIPT },
   stepupResend: { lua: RESEND_SCRIPT },
   stepupRecordDelivery: { lua: RECORD_DELIVERY_SCRIPT },
+  stepupBeginHosted: { lua: BEGIN_HOSTED_SCRIPT },
+  stepupFinishHosted: { lua: FINISH_HOSTED_SCRIPT },
+  stepupApplyStatus: { lua: APPLY_STATUS_SCRIPT },
+  stepupClaimDue: { lua: CLAIM_DUE_SCRIPT },
 } as const;
 
 type CommandName = keyof typeof COMMANDS;
@@ -45,6 +55,7 @@ const FIELDS = {
   channel: 'chn',
   transport: 'trp',
   digest: 'dig',
+  hostedIds: 'hid',
   attempts: 'att',
   maxAttempts: 'max',
   sends: 'snd',
@@ -52,14 +63,19 @@ const FIELDS = {
   createdAt: 'cre',
   expiresAt: 'exp',
   nextSendAt: 'nxt',
+  messageId: 'mid',
+  sentAt: 'sat',
+  deliveryStatus: 'dst',
   sealedPhone: 'phn',
   to: 'to',
   locale: 'loc',
   otherFactors: 'ofa',
+  testNumber: 'tst',
   locked: 'lck',
 } as const satisfies Record<keyof ChallengeRecord, string>;
 
-const NUMBER_FIELDS = new Set<keyof ChallengeRecord>(['attempts', 'maxAttempts', 'sends', 'maxSends', 'createdAt', 'expiresAt', 'nextSendAt']);
+const NUMBER_FIELDS = new Set<keyof ChallengeRecord>(['attempts', 'maxAttempts', 'sends', 'maxSends', 'createdAt', 'expiresAt', 'nextSendAt', 'sentAt']);
+const BOOLEAN_FIELDS = new Set<keyof ChallengeRecord>(['locked', 'testNumber']);
 
 /**
  * Challenges in Redis (standalone, Sentinel or Cluster), through ioredis. Every state
@@ -120,28 +136,25 @@ export class RedisStore implements ChallengeStore {
   }
 
   async verify(id: string, owner: ChallengeOwner, digests: string[]): Promise<VerifyOutcome> {
-    const reply = await this.#runOwned('stepupVerify', id, owner, digests);
-    const [status, ...rest] = reply;
-    switch (status) {
-      case 'ok':
-        return { status, record: parseRecord(rest) };
-      case 'invalid':
-        return { status, attemptsLeft: Number(rest[0]) };
-      case 'locked_now':
-        return { status };
-      default:
-        return closed(status);
-    }
+    return verifyOutcome(await this.#runOwned('stepupVerify', id, owner, digests));
   }
 
-  async reserveResend(id: string, owner: ChallengeOwner, input: { digest: string; cooldownMs: number }): Promise<ResendOutcome> {
-    const reply = await this.#runOwned('stepupResend', id, owner, [input.digest, String(Math.ceil(input.cooldownMs))]);
+  async beginHostedCheck(id: string, owner: ChallengeOwner): Promise<HostedCheckOutcome> {
+    const [status, ...rest] = await this.#runOwned('stepupBeginHosted', id, owner, []);
+    return status === 'check' ? { status, record: parseRecord(rest) } : closed(status);
+  }
+
+  async finishHostedCheck(id: string, approved: boolean): Promise<VerifyOutcome> {
+    return verifyOutcome(await this.#runList('stepupFinishHosted', this.#challengeKey(id), approved ? '1' : '0'));
+  }
+
+  async reserveResend(id: string, owner: ChallengeOwner, input: ResendInput): Promise<ResendOutcome> {
+    const reply = await this.#runOwned('stepupResend', id, owner, [input.digest, String(Math.ceil(input.cooldownMs)), input.keepEarlier ? '1' : '0']);
     const [status, ...rest] = reply;
     switch (status) {
       case 'ok':
         return { status, record: parseRecord(rest) };
       case 'exhausted':
-        return { status };
       case 'cooldown':
         return { status, retryAfterMs: Number(rest[0]) };
       default:
@@ -149,8 +162,38 @@ export class RedisStore implements ChallengeStore {
     }
   }
 
-  async recordDelivery(id: string, delivery: { channel: string; transport: Transport }): Promise<void> {
-    await this.#run('stepupRecordDelivery', this.#challengeKey(id), FIELDS.channel, delivery.channel, FIELDS.transport, delivery.transport);
+  async recordDelivery(id: string, delivery: DeliveryRecord): Promise<void> {
+    await this.#run(
+      'stepupRecordDelivery', this.#challengeKey(id), delivery.channel, delivery.transport, delivery.messageId, delivery.sentAt,
+      delivery.hostedId ?? '', delivery.dropDigest ?? '', delivery.keepEarlier ? '1' : '0',
+    );
+  }
+
+  async applyStatus(id: string, messageId: string, status: DeliveryStatus): Promise<StatusOutcome> {
+    const [outcome, ...rest] = await this.#runList('stepupApplyStatus', this.#challengeKey(id), messageId, status);
+    if (outcome === 'applied' || outcome === 'failed') return { status: outcome, record: parseRecord(rest) };
+    if (outcome === 'ignored' || outcome === 'stale' || outcome === 'gone') return { status: outcome };
+    throw stepUpError('store_unavailable', { retryAfter: 1 });
+  }
+
+  async setFact(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.#guard(this.#client.set(this.#factKey(key), value, 'PX', Math.max(1, Math.ceil(ttlMs))));
+  }
+
+  async getFact(key: string): Promise<string | undefined> {
+    return (await this.#guard(this.#client.get(this.#factKey(key)))) ?? undefined;
+  }
+
+  async scheduleFallback(id: string, dueAt: number): Promise<void> {
+    await this.#guard(this.#client.zadd(this.#dueKey(), dueAt, id));
+  }
+
+  async cancelFallback(id: string): Promise<void> {
+    await this.#guard(this.#client.zrem(this.#dueKey(), id));
+  }
+
+  async claimDueFallbacks(now: number, limit: number): Promise<string[]> {
+    return this.#runList('stepupClaimDue', this.#dueKey(), now, limit);
   }
 
   async delete(id: string): Promise<void> {
@@ -166,8 +209,22 @@ export class RedisStore implements ChallengeStore {
     return `${this.#prefix}ch:{${id}}`;
   }
 
-  async #runOwned(name: CommandName, id: string, owner: ChallengeOwner, rest: string[]): Promise<string[]> {
-    const reply = await this.#run(name, this.#challengeKey(id), owner.now, owner.subject, owner.bindingHashes.length, ...owner.bindingHashes, ...rest);
+  #factKey(key: string): string {
+    return `${this.#prefix}fact:{${key}}`;
+  }
+
+  // One sorted set for every instance: the fallbacks that no delivery status has settled yet.
+  #dueKey(): string {
+    return `${this.#prefix}{fallbacks}`;
+  }
+
+  #runOwned(name: CommandName, id: string, owner: ChallengeOwner, rest: string[]): Promise<string[]> {
+    return this.#runList(name, this.#challengeKey(id), owner.now, owner.subject, owner.bindingHashes.length, ...owner.bindingHashes, ...rest);
+  }
+
+  /** A script whose reply is a list of strings; anything else is a store failure. */
+  async #runList(name: CommandName, key: string, ...args: (string | number)[]): Promise<string[]> {
+    const reply = await this.#run(name, key, ...args);
     if (!Array.isArray(reply) || reply.some((item) => typeof item !== 'string')) {
       throw stepUpError('store_unavailable', { retryAfter: 1 });
     }
@@ -198,6 +255,19 @@ export class RedisStore implements ChallengeStore {
   }
 }
 
+function verifyOutcome([status, ...rest]: string[]): VerifyOutcome {
+  switch (status) {
+    case 'ok':
+      return { status, record: parseRecord(rest) };
+    case 'invalid':
+      return { status, attemptsLeft: Number(rest[0]) };
+    case 'locked_now':
+      return { status };
+    default:
+      return closed(status);
+  }
+}
+
 function closed(status: string | undefined): ClosedChallenge {
   if (status === 'not_found' || status === 'expired' || status === 'locked') return { status };
   throw stepUpError('store_unavailable', { retryAfter: 1 });
@@ -209,7 +279,7 @@ function parseRecord(flat: string[]): ChallengeRecord {
   const record: Record<string, string | number | boolean> = {};
   for (const [property, field] of Object.entries(FIELDS) as [keyof ChallengeRecord, string][]) {
     const value = byField.get(field) ?? '';
-    record[property] = property === 'locked' ? value === '1' : NUMBER_FIELDS.has(property) ? Number(value) : value;
+    record[property] = BOOLEAN_FIELDS.has(property) ? value === '1' : NUMBER_FIELDS.has(property) ? Number(value) : value;
   }
   return record as unknown as ChallengeRecord;
 }

@@ -1,8 +1,8 @@
 import type { Transport } from '../channels/channel.js';
 
 /**
- * A challenge as the store keeps it. It holds no code (only its keyed digest) and
- * no phone number in clear (only a sealed copy, for resends).
+ * A challenge as the store keeps it. It holds no code (only keyed digests) and no
+ * phone number in clear (only a sealed copy, for resends and fallbacks).
  */
 export interface ChallengeRecord {
   id: string;
@@ -15,8 +15,10 @@ export interface ChallengeRecord {
   /** Channel of the last send, and its transport. */
   channel: string;
   transport: Transport;
-  /** `pepperId:hex` digest of the live code; '' once expired or locked. */
+  /** Space-separated `pepperId:hex` digests of the live codes; '' once expired or locked, or for hosted channels. */
   digest: string;
+  /** Space-separated `channel=verificationId` of hosted sends, whose provider checks the code. */
+  hostedIds: string;
   attempts: number;
   maxAttempts: number;
   sends: number;
@@ -25,6 +27,10 @@ export interface ChallengeRecord {
   createdAt: number;
   expiresAt: number;
   nextSendAt: number;
+  /** The provider's id of the last message, its send time (ms) and its delivery status ('' until one arrives). */
+  messageId: string;
+  sentAt: number;
+  deliveryStatus: string;
   /** AES-GCM sealed E.164 number. */
   sealedPhone: string;
   /** Masked number, for views and events. */
@@ -32,6 +38,8 @@ export interface ChallengeRecord {
   locale: string;
   /** Factors checked before this challenge in the same event, comma separated (for `amr`). */
   otherFactors: string;
+  /** A configured test number: nothing is sent, a fixed code is accepted. */
+  testNumber: boolean;
   locked: boolean;
 }
 
@@ -43,6 +51,11 @@ export interface ChallengeOwner {
   now: number;
 }
 
+/** The library itself acting on a challenge (a fallback): no owner check, no cooldown. */
+export function systemOwner(now: number): ChallengeOwner {
+  return { subject: '', bindingHashes: [], now };
+}
+
 export type ClosedChallenge = { status: 'not_found' } | { status: 'expired' } | { status: 'locked' };
 
 export type VerifyOutcome =
@@ -52,30 +65,75 @@ export type VerifyOutcome =
   | { status: 'locked_now' }
   | ClosedChallenge;
 
+export type HostedCheckOutcome = { status: 'check'; record: ChallengeRecord } | ClosedChallenge;
+
 export type ResendOutcome =
   | { status: 'ok'; record: ChallengeRecord }
-  | { status: 'exhausted' }
+  | { status: 'exhausted'; retryAfterMs: number }
   | { status: 'cooldown'; retryAfterMs: number }
   | ClosedChallenge;
 
+export interface ResendInput {
+  /** Digest of the new code ('' for a hosted channel). */
+  digest: string;
+  cooldownMs: number;
+  /** Keep earlier codes valid beside the new one (otherwise the new code replaces them). */
+  keepEarlier: boolean;
+}
+
+export interface DeliveryRecord {
+  channel: string;
+  transport: Transport;
+  messageId: string;
+  sentAt: number;
+  /** `channel=verificationId` for hosted channels, whose provider made the code. */
+  hostedId?: string;
+  /** With `hostedId`: the digest of our own code, which was never sent and must not stay valid. */
+  dropDigest?: string;
+  /** Keep earlier hosted ids valid beside this one (otherwise this send's code replaces them). */
+  keepEarlier: boolean;
+}
+
+export type DeliveryStatus = 'sent' | 'delivered' | 'read' | 'failed';
+
+export type StatusOutcome =
+  /** The status moved forward; `failed` is returned to exactly one caller, which may fall back. */
+  | { status: 'applied' | 'failed'; record: ChallengeRecord }
+  /** Out of order, repeated, or not the challenge's latest message. */
+  | { status: 'ignored' | 'stale' | 'gone' };
+
 /**
- * Persistence for challenges and one-time token ids. Every method that changes state
- * does all of its checks and its change in one atomic step: that is what makes a code
- * single-use and the attempt count exact under concurrency.
+ * Persistence for challenges, one-time token ids and delivery bookkeeping. Every method
+ * that changes a challenge does all of its checks and its change in one atomic step:
+ * that is what makes a code single-use and the attempt count exact under concurrency.
  */
 export interface ChallengeStore {
   /** True for stores that lose state on restart and are not shared between processes. */
   readonly ephemeral?: boolean;
   /** Creates a challenge that the store drops `ttlMs` from now. */
   create(record: ChallengeRecord, ttlMs: number): Promise<void>;
-  /** Compares one of `digests` with the live code; consumes on success, counts and maybe locks on failure. */
+  /** Compares one of `digests` with the live codes; consumes on success, counts and maybe locks on failure. */
   verify(id: string, owner: ChallengeOwner, digests: string[]): Promise<VerifyOutcome>;
-  /** Checks cooldown and send cap, then replaces the live code by `digest` and counts the send. */
-  reserveResend(id: string, owner: ChallengeOwner, input: { digest: string; cooldownMs: number }): Promise<ResendOutcome>;
-  /** Records which channel delivered the last code. No effect if the challenge is gone. */
-  recordDelivery(id: string, delivery: { channel: string; transport: Transport }): Promise<void>;
+  /** Hosted channels, step one: checks the owner and reserves an attempt before the provider is asked. */
+  beginHostedCheck(id: string, owner: ChallengeOwner): Promise<HostedCheckOutcome>;
+  /** Step two: consumes on `approved` (one caller wins), locks when the reserved attempt was the last. */
+  finishHostedCheck(id: string, approved: boolean): Promise<VerifyOutcome>;
+  /** Checks cooldown (not for the system owner) and send cap, then installs the new code and counts the send. */
+  reserveResend(id: string, owner: ChallengeOwner, input: ResendInput): Promise<ResendOutcome>;
+  /** Records the message that carried the last code. No effect if the challenge is gone. */
+  recordDelivery(id: string, delivery: DeliveryRecord): Promise<void>;
+  /** Applies a provider's delivery status to the challenge's latest message, monotonically. */
+  applyStatus(id: string, messageId: string, status: DeliveryStatus): Promise<StatusOutcome>;
   /** Removes a challenge. */
   delete(id: string): Promise<void>;
   /** Marks `key` used; false if it was already. The mark lasts `ttlMs`. */
   consumeOnce(key: string, ttlMs: number): Promise<boolean>;
+  /** A short-lived fact (a message id's challenge, a number without WhatsApp); '' clears nothing. */
+  setFact(key: string, value: string, ttlMs: number): Promise<void>;
+  getFact(key: string): Promise<string | undefined>;
+  /** Fallbacks due later, shared by every instance on the store. */
+  scheduleFallback(id: string, dueAt: number): Promise<void>;
+  cancelFallback(id: string): Promise<void>;
+  /** Takes up to `limit` fallbacks due at `now`; each is handed to exactly one caller. */
+  claimDueFallbacks(now: number, limit: number): Promise<string[]>;
 }
