@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 import Koa, { type Context, type Middleware, type Next } from 'koa';
 import { readJsonBody } from '../../src/http/body.js';
-import { requireStepUp, stepUpRouter, type StepUpState } from '../../src/koa/index.js';
+import { requireStepUp, stepUpRouter } from '../../src/koa/index.js';
 import {
   ACR_WHATSAPP,
   closeServer,
@@ -19,19 +19,17 @@ import {
   type HttpHarness,
 } from './http-harness.js';
 
-type AnyMiddleware = Middleware<StepUpState>;
-
-/** A route: `method` and exact `path`, then its middleware in order (the test app needs no more of a router). */
-function route(method: string, path: string, ...chain: AnyMiddleware[]): Middleware {
+/** A route: `method` and exact `path`, then its middleware in order (the test apps need no more of a router). */
+export function route(method: string, path: string, ...chain: Middleware[]): Middleware {
   return (ctx, next) => {
     if (ctx.method !== method || ctx.path !== path) return next();
-    const run = (index: number): Promise<unknown> => (index < chain.length ? Promise.resolve(chain[index]!(ctx as never, () => run(index + 1))) : next());
+    const run = (index: number): Promise<unknown> => (index < chain.length ? Promise.resolve(chain[index]!(ctx, () => run(index + 1))) : next());
     return run(0);
   };
 }
 
 /** The JSON body parser of the test routes, as `express.json()` is in the Express app (100kb). */
-const json: Middleware = async (ctx, next) => {
+export const json: Middleware = async (ctx, next) => {
   (ctx.request as { body?: unknown }).body = await readJsonBody(ctx.req, 100 * 1024, () => undefined);
   await next();
 };
@@ -42,7 +40,7 @@ export async function buildKoaApp(options: HarnessOptions): Promise<HttpHarness>
   const user = (ctx: Context) => ctx.get('x-test-user') || undefined;
   const subject = (ctx: Context) => guardSubject(user(ctx));
   const session = (ctx: Context) => ctx.get('x-test-session') || undefined;
-  const ok: AnyMiddleware = (ctx) => {
+  const ok: Middleware = (ctx) => {
     ctx.body = { ok: true, stepUp: ctx.state.stepUp };
   };
 
