@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChannelError, isHostedChannel, type HostedVerdict, type OutgoingMessage } from '../src/channels/channel.js';
 import { messageCentralChannel, type MessageCentralChannelOptions } from '../src/channels/message-central.js';
+import { TokenCache } from '../src/channels/message-central-token.js';
 import { startFakeMessageCentral, type FakeMessageCentral, type FakeMessageCentralOptions } from '../src/testing/fake-message-central.js';
 
 // Message Central Verify Now makes and checks the code itself (DESIGN §8.1): the channel
@@ -169,6 +170,18 @@ describe('Message Central tokens', () => {
     expect(requestsTo('token')).toHaveLength(2);
   });
 
+  it('ignores a stale 401 for a token that was already replaced', async () => {
+    const url = `${fake.baseUrl}/auth/v1/authentication/token?customerId=${fake.customerId}&key=${Buffer.from(fake.password).toString('base64')}&scope=NEW`;
+    const cache = new TokenCache({ url, timeoutMs: 1_000 }, Date.now, 60_000);
+    const first = await cache.get(live());
+    cache.invalidate(first);
+    const second = await cache.get(live());
+    cache.invalidate(first);
+    expect(await cache.get(live())).toBe(second);
+    expect(second).not.toBe(first);
+    expect(requestsTo('token')).toHaveLength(2);
+  });
+
   it('uses a static `authToken` as is, and a 401 on it is a configuration error', async () => {
     const response = await fetch(`${fake.baseUrl}/auth/v1/authentication/token?customerId=${fake.customerId}&key=${Buffer.from(fake.password).toString('base64')}&scope=NEW`);
     const { token } = (await response.json()) as { token: string };
@@ -288,7 +301,7 @@ describe('Message Central send', () => {
   });
 
   it('makes a slow provider a fallback timeout', async () => {
-    const mc = channel({ timeout: 0.05 });
+    const mc = channel({ timeoutMs: 100 });
     await mc.send(message('+34612345670'), live());
     fake.delay(300);
     const error = await failureOf(mc.send(message('+34612345671'), live()));
@@ -297,7 +310,7 @@ describe('Message Central send', () => {
 
   it('makes a slow token fetch a fallback timeout too', async () => {
     fake.delay(300);
-    const error = await failureOf(channel({ timeout: 0.05 }).send(message(), live()));
+    const error = await failureOf(channel({ timeoutMs: 100 }).send(message(), live()));
     expect(error.details).toEqual({ kind: 'fallback', providerCode: 'timeout' });
   });
 
@@ -391,7 +404,7 @@ describe('Message Central check', () => {
   });
 
   it('makes a slow check a fallback timeout', async () => {
-    const mc = channel({ timeout: 0.05 });
+    const mc = channel({ timeoutMs: 100 });
     const { id, code } = await sendAndCode(mc);
     fake.delay(300);
     const error = await failureOf(mc.check(id, code, live()));
@@ -476,7 +489,8 @@ describe('Message Central options', () => {
     ['bad name', { name: 'Bad Name' }, /`name` must be/],
     ['country not digits', { country: 'IN' }, /`country` must be a calling code in digits.*received "IN"/],
     ['tokenTtl unreadable', { tokenTtl: 'soon' }, /`tokenTtl` must be a positive number/],
-    ['timeout negative', { timeout: -1 }, /`timeout` must be a positive number/],
+    ['timeoutMs too small', { timeoutMs: 5 }, /`timeoutMs` must be an integer from 100 to 60000.*received 5/],
+    ['timeoutMs in seconds', { timeoutMs: '10s' }, /`timeoutMs`.*received "10s"/],
     ['clock not a function', { clock: 5 }, /`clock` must be a function/],
     ['unknown option', { otp_length: 6 }, /no option `otp_length`. Known: customerId/],
   ])('rejects %s with a message that says how to fix it', (_, change, pattern) => {
@@ -501,7 +515,7 @@ describe('Message Central options', () => {
 
 describe('Message Central secrets', () => {
   it('keeps the password, its base64 and tokens out of every failure', async () => {
-    const mc = channel({ timeout: 0.05 });
+    const mc = channel({ timeoutMs: 100 });
     const { id, code } = await sendAndCode(mc);
     const cases: (() => Promise<unknown>)[] = [
       () => channel({ password: `${fake.password}x` }).send(message(), live()),

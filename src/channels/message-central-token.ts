@@ -82,7 +82,7 @@ export class TokenCache {
     }
     if (response.status !== 200 || token === undefined || (status !== undefined && status !== 200)) {
       const why = status !== undefined && status !== 200 ? `status ${status}` : `HTTP ${response.status}${token ? '' : ', no token'}`;
-      throw new ChannelError(`Message Central refused to issue an auth token (${why}): check \`customerId\` and \`password\`.`, {
+      throw new ChannelError(`Message Central refused to issue an auth token (${why}): check \`customerId\` and \`password\` (and \`baseUrl\`, if set).`, {
         kind: 'configuration',
         providerCode: 'token_refused',
       });

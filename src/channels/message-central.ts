@@ -38,8 +38,8 @@ export interface MessageCentralChannelOptions {
   otpLength?: number;
   /** Default `'https://cpaas.messagecentral.com'`. */
   baseUrl?: string;
-  /** Limit of each HTTP call. Default `'10s'`. */
-  timeout?: Duration;
+  /** Limit of each HTTP call, in ms (the core's own send timeout may be shorter). Default 10 000. */
+  timeoutMs?: number;
   /** How long a fetched token is used when it carries no JWT `exp` (their docs state no lifetime). Default `'55m'`. */
   tokenTtl?: Duration;
   /** Injected clock in epoch ms, for tests. Default `Date.now`. */
@@ -48,7 +48,7 @@ export interface MessageCentralChannelOptions {
 
 const DEFAULT_BASE_URL = 'https://cpaas.messagecentral.com';
 const TRANSPORTS: Record<MessageCentralFlowType, Transport> = { WHATSAPP: 'whatsapp', SMS: 'sms', RCS: 'rcs' };
-const KNOWN = ['customerId', 'flowType', 'authToken', 'password', 'country', 'name', 'otpLength', 'baseUrl', 'timeout', 'tokenTtl', 'clock'];
+const KNOWN = ['customerId', 'flowType', 'authToken', 'password', 'country', 'name', 'otpLength', 'baseUrl', 'timeoutMs', 'tokenTtl', 'clock'];
 /** Seconds a code stays active when the provider did not say: the `timeout` of their docs' example. */
 const DEFAULT_ACTIVE_SECONDS = 60;
 /** Numbers remembered for 506's `retryAfter`; beyond this the oldest are dropped. */
@@ -217,6 +217,10 @@ function parseOptions(options: MessageCentralChannelOptions) {
   if (typeof otpLength !== 'number' || !Number.isInteger(otpLength) || otpLength < 4 || otpLength > 8) {
     throw new TypeError(`\`otpLength\` must be an integer from 4 to 8, Message Central's bounds (received ${describe(otpLength)}). Omit it to use 6.`);
   }
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000) {
+    throw new TypeError(`\`timeoutMs\` must be an integer from 100 to 60000 (received ${describe(timeoutMs)}). Omit it to use 10000.`);
+  }
   if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError('`clock` must be a function returning epoch milliseconds. Omit it to use Date.now.');
   return Object.freeze({
     customerId,
@@ -227,7 +231,7 @@ function parseOptions(options: MessageCentralChannelOptions) {
     otpLength,
     name: checkChannelName(options.name, `mc-${TRANSPORTS[flowType]}`),
     baseUrl: checkBaseUrl(options.baseUrl, DEFAULT_BASE_URL, 'baseUrl'),
-    timeoutMs: (options.timeout === undefined ? 10 : parseDuration(options.timeout, 'timeout')) * 1000,
+    timeoutMs,
     tokenTtlMs: (options.tokenTtl === undefined ? 55 * 60 : parseDuration(options.tokenTtl, 'tokenTtl')) * 1000,
     clock: options.clock ?? Date.now,
   });
