@@ -78,6 +78,8 @@ export interface FakeTwilio {
   sign(url: string, params: Record<string, string>): string;
   /** Posts a signed status callback to the message's `StatusCallback` URL, as Twilio would. */
   sendStatusCallback(input: { messageSid: string; status: string; errorCode?: number }): Promise<Response>;
+  /** Forgets requests, messages, violations and pending failures, and answers at once again. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -264,6 +266,13 @@ export async function startFakeTwilio(options: FakeTwilioOptions = {}): Promise<
         headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature(authToken, url, params) },
         body: new URLSearchParams(params).toString(),
       });
+    },
+    reset: () => {
+      requests.length = 0;
+      messages.length = 0;
+      violations.length = 0;
+      failures.length = 0;
+      delayMs = 0;
     },
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
