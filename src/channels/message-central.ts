@@ -108,7 +108,7 @@ export function messageCentralChannel(options: MessageCentralChannelOptions): Ho
 
   async function call(method: 'GET' | 'POST', path: string, query: Record<string, string>, signal: AbortSignal): Promise<Answer> {
     const url = `${baseUrl}${path}?${new URLSearchParams(query).toString()}`;
-    const attempt = async (token: string) =>
+    const attempt = (token: string) =>
       callProvider({ method, url, headers: { authToken: token, accept: 'application/json' }, signal, timeoutMs });
     let token = await tokens.get(signal);
     let response = await attempt(token);
@@ -146,21 +146,22 @@ export function messageCentralChannel(options: MessageCentralChannelOptions): Ho
         { countryCode, customerId: config.customerId, flowType: config.flowType, mobileNumber, otpLength: String(config.otpLength) },
         signal,
       );
+      const now = clock();
       if (answer.code === 200 && answer.http < 300) {
         const id = answer.data.verificationId;
         if ((typeof id === 'string' || typeof id === 'number') && VERIFICATION_ID.test(String(id))) {
-          remember(active, message.to, clock() + (seconds(answer.data.timeout) ?? DEFAULT_ACTIVE_SECONDS) * 1000, clock());
+          remember(active, message.to, now + (seconds(answer.data.timeout) ?? DEFAULT_ACTIVE_SECONDS) * 1000, now);
           return { messageId: String(id) };
         }
         throw new ChannelError('Message Central accepted the send but returned no verification id.', { kind: 'fallback', providerCode: 200 });
       }
       if (answer.code === 506) {
         // Their docs give no wait with 506: a Retry-After or a timeout if one comes, else what the last send said.
-        const until = active.get(message.to);
+        const until = active.get(message.to) ?? 0;
         const retryAfter =
-          retryAfterSeconds(answer.headers, clock()) ||
+          retryAfterSeconds(answer.headers, now) ||
           seconds(answer.data.timeout) ||
-          (until && until > clock() ? Math.ceil((until - clock()) / 1000) : DEFAULT_ACTIVE_SECONDS);
+          (until > now ? Math.ceil((until - now) / 1000) : DEFAULT_ACTIVE_SECONDS);
         throw new ChannelError(`Message Central already has an active code for this number (responseCode 506); retry after ${retryAfter} s.`, {
           kind: 'fallback',
           providerCode: 506,
