@@ -10,15 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const STEP_TIMEOUT_MS = 180_000;
-const FRAMEWORKS = /[\\/]node_modules[\\/](express|passport|passport-custom)[\\/]/;
+const FRAMEWORKS = /[\\/]node_modules[\\/](express|koa|passport|passport-custom)[\\/]/;
 
 const ROOT_EXPORTS = ['createStepUp', 'MemoryStore', 'RedisStore', 'OutboxChannel', 'StepUpError'];
 const EXPRESS_EXPORTS = ['stepUpRouter', 'requireStepUp'];
+const KOA_EXPORTS = ['stepUpRouter', 'requireStepUp'];
 const PASSPORT_EXPORTS = ['WhatsAppOtpStrategy'];
 
 interface ProbeResult {
   root: Record<string, string>;
   express: Record<string, string>;
+  koa: Record<string, string>;
   passport: Record<string, string>;
   /** Framework files in the module cache right after loading only the root entry. */
   frameworksLoadedByRoot: string[];
@@ -57,10 +59,13 @@ const ESM_PROBE = `
   const root = await import('whatsapp-stepup');
   const frameworksLoadedByRoot = frameworks(cache);
   const express = await import('whatsapp-stepup/express');
+  const { stepUpRouter } = await import('whatsapp-stepup/koa');
+  const koa = await import('whatsapp-stepup/koa');
   const passport = await import('whatsapp-stepup/passport');
   console.log(JSON.stringify({
     root: types(root, ${JSON.stringify(ROOT_EXPORTS)}),
     express: types(express, ${JSON.stringify(EXPRESS_EXPORTS)}),
+    koa: { ...types(koa, ${JSON.stringify(KOA_EXPORTS)}), stepUpRouter: typeof stepUpRouter },
     passport: types(passport, ${JSON.stringify(PASSPORT_EXPORTS)}),
     frameworksLoadedByRoot,
   }));
@@ -71,10 +76,13 @@ const CJS_PROBE = `
   const root = require('whatsapp-stepup');
   const frameworksLoadedByRoot = frameworks(require.cache);
   const express = require('whatsapp-stepup/express');
+  const { stepUpRouter } = require('whatsapp-stepup/koa');
+  const koa = require('whatsapp-stepup/koa');
   const passport = require('whatsapp-stepup/passport');
   console.log(JSON.stringify({
     root: types(root, ${JSON.stringify(ROOT_EXPORTS)}),
     express: types(express, ${JSON.stringify(EXPRESS_EXPORTS)}),
+    koa: { ...types(koa, ${JSON.stringify(KOA_EXPORTS)}), stepUpRouter: typeof stepUpRouter },
     passport: types(passport, ${JSON.stringify(PASSPORT_EXPORTS)}),
     frameworksLoadedByRoot,
   }));
@@ -105,6 +113,32 @@ const MIXED_PROBE = `
     crossInstanceof: new cjs.StepUpError('invalid_request', 'x') instanceof esm.StepUpError,
     rejectedBranch: new cjs.StepUpError('store_unavailable', 'x') instanceof esm.StepUpRejectedError,
   }));
+`;
+
+// The Koa entry from the tarball in a real Koa app: a challenge is started (201) and the
+// guard refuses a request without a token (401 with its challenge), from both module formats.
+const KOA_PROBE = (load: string) => `
+  import { createRequire } from 'node:module';
+  import { once } from 'node:events';
+  const require = createRequire(import.meta.url);
+  const { createStepUp, MemoryStore, OutboxChannel } = await import('whatsapp-stepup');
+  const { stepUpRouter, requireStepUp } = ${load};
+  const Koa = require('koa');
+  const stepup = createStepUp({
+    store: new MemoryStore(), channels: [new OutboxChannel()], pepper: 'p'.repeat(32),
+    tokens: { issuer: 'https://a.example', audience: 'https://a.example', secret: 's'.repeat(32) },
+  });
+  const app = new Koa();
+  app.use(stepUpRouter(stepup, { prefix: '/stepup', resolveSubject: () => ({ id: 'u1', phone: '+34612345678' }) }));
+  const guard = requireStepUp(stepup, { purpose: 'login', subject: () => 'u1' });
+  app.use((ctx, next) => (ctx.path === '/guarded' ? guard(ctx, () => { ctx.body = 'passed'; }) : next()));
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const base = 'http://127.0.0.1:' + server.address().port;
+  const started = await fetch(base + '/stepup/challenges', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"purpose":"login"}' });
+  const guarded = await fetch(base + '/guarded');
+  server.close();
+  console.log(JSON.stringify({ started: started.status, guarded: guarded.status, challenge: (guarded.headers.get('www-authenticate') ?? '').split(' ')[0] }));
 `;
 
 const allFunctions = (names: string[]): Record<string, string> =>
@@ -143,6 +177,7 @@ describe('packed tarball', () => {
         'install',
         join(packDir, tarball),
         'express@5.3.0',
+        'koa@3.3.0',
         'passport@0.7.0',
         'passport-custom@1.2.1',
         '--no-audit',
@@ -162,6 +197,16 @@ describe('packed tarball', () => {
     expect(result).toEqual({ status: 401, crossInstanceof: true, rejectedBranch: false });
   });
 
+  for (const [format, load] of [
+    ['ESM import', "await import('whatsapp-stepup/koa')"],
+    ['CommonJS require', "require('whatsapp-stepup/koa')"],
+  ] as const) {
+    it(`serves the Koa router and guard in a real Koa app (${format})`, () => {
+      const result = JSON.parse(run(process.execPath, ['--input-type=module', '-e', KOA_PROBE(load)], consumer).trim().split('\n').pop() ?? '{}');
+      expect(result).toEqual({ started: 201, guarded: 401, challenge: 'Bearer' });
+    });
+  }
+
   for (const [format, args] of [
     ['ESM import', ['--input-type=module', '-e', ESM_PROBE]],
     ['CommonJS require', ['-e', CJS_PROBE]],
@@ -172,13 +217,14 @@ describe('packed tarball', () => {
         result = probe(consumer, [...args]);
       });
 
-      it('exposes the root, express and passport entry points', () => {
+      it('exposes the root, express, koa and passport entry points', () => {
         expect(result.root).toEqual(allFunctions(ROOT_EXPORTS));
         expect(result.express).toEqual(allFunctions(EXPRESS_EXPORTS));
+        expect(result.koa).toEqual(allFunctions(KOA_EXPORTS));
         expect(result.passport).toEqual(allFunctions(PASSPORT_EXPORTS));
       });
 
-      it('does not load express, passport or passport-custom from the root entry', () => {
+      it('does not load express, koa, passport or passport-custom from the root entry', () => {
         expect(result.frameworksLoadedByRoot).toEqual([]);
       });
     });
