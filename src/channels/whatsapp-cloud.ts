@@ -1,5 +1,5 @@
 import { ChannelError, type Channel, type OutgoingMessage, type SendReceipt } from './channel.js';
-import { callProvider, checkBaseUrl, checkChannelName, requireString, retryAfterSeconds, type ProviderResponse } from './provider-http.js';
+import { callProvider, checkBaseUrl, checkChannelName, requireString, type ProviderResponse } from './provider-http.js';
 import { describeMetaError } from './whatsapp-errors.js';
 import { META_LANGUAGE, TEMPLATE_NAME } from './whatsapp-template.js';
 
@@ -124,7 +124,7 @@ function templateMessage(message: OutgoingMessage, name: string, language: strin
   };
 }
 
-function readResponse({ status, json, headers }: ProviderResponse): SendReceipt {
+function readResponse({ status, json }: ProviderResponse): SendReceipt {
   if (status >= 200 && status < 300) {
     const first = (json as { messages?: unknown } | undefined)?.messages;
     const entry = Array.isArray(first) ? (first[0] as { id?: unknown; message_status?: unknown } | undefined) : undefined;
@@ -143,13 +143,12 @@ function readResponse({ status, json, headers }: ProviderResponse): SendReceipt 
   }
   const code = (json as { error?: { code?: unknown } } | undefined)?.error?.code;
   if (typeof code === 'number' && Number.isInteger(code)) {
-    const { kind, text, notOnWhatsApp, rateLimited } = describeMetaError(code);
-    const retryAfter = rateLimited ? retryAfterSeconds(headers) : undefined;
+    // Meta documents no Retry-After on these answers, so `retryAfter` stays unset.
+    const { kind, text, notOnWhatsApp } = describeMetaError(code);
     throw new ChannelError(`WhatsApp Cloud API error ${code} (HTTP ${status}): ${text}`, {
       kind,
       providerCode: code,
       ...(notOnWhatsApp ? { notOnWhatsApp } : {}),
-      ...(retryAfter === undefined ? {} : { retryAfter }),
     });
   }
   // No Graph API error body (a proxy's page, an empty answer): only the status is known.

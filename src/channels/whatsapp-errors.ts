@@ -5,18 +5,17 @@ export interface MetaErrorVerdict {
   /** Our own words: Meta's `message` and `details` may repeat the recipient's number. */
   text: string;
   notOnWhatsApp?: boolean;
-  rateLimited?: boolean;
 }
 
 const FALLBACK: Record<number, Omit<MetaErrorVerdict, 'kind'>> = {
   131026: { text: 'the message is undeliverable: the number has no WhatsApp account, an old app, or has not accepted the terms.', notOnWhatsApp: true },
   131049: { text: 'Meta chose not to deliver the message now (ecosystem engagement limit).' },
   130472: { text: "the user's number is part of a Meta experiment and cannot receive this message now." },
-  131048: { text: 'the business number is rate-limited for spam: check its quality rating in WhatsApp Manager.', rateLimited: true },
-  130429: { text: 'the Cloud API throughput limit was reached.', rateLimited: true },
-  131056: { text: 'too many messages went to this recipient from this business number in a short time.', rateLimited: true },
-  80007: { text: 'the WhatsApp Business Account reached its rate limit.', rateLimited: true },
-  4: { text: 'the app reached its Graph API call limit.', rateLimited: true },
+  131048: { text: 'the business number is rate-limited for spam: check its quality rating in WhatsApp Manager.' },
+  130429: { text: 'the Cloud API throughput limit was reached.' },
+  131056: { text: 'too many messages went to this recipient from this business number in a short time.' },
+  80007: { text: 'the WhatsApp Business Account reached its rate limit.' },
+  4: { text: 'the app reached its Graph API call limit.' },
   131000: { text: 'Meta failed to send the message for an unknown reason.' },
 };
 
