@@ -76,6 +76,8 @@ export function twilioChannel(options: TwilioChannelOptions): Channel {
     } else {
       form.set('Body', message.text);
     }
+    // A code that sat in Twilio's queue past its expiry is useless: let Twilio drop it (error 30036) instead.
+    form.set('ValidityPeriod', String(Math.min(36_000, Math.max(1, Math.floor(message.ttlSeconds) || 1))));
     if (statusCallback) form.set('StatusCallback', statusCallback);
     const response = await callProvider({
       method: 'POST',
