@@ -217,11 +217,15 @@ describe('twilioChannel failures', () => {
     expect((await failure(sms().send(message(), live()))).details).toEqual({ kind: 'fallback', providerCode: 20429 });
   });
 
-  it('a 5xx with an HTML body, a 201 that is not JSON: fall back', async () => {
+  it('bodies that are not JSON: a 5xx or a 201 falls back, a 401 or 404 is configuration', async () => {
     fake.failNext('*', { httpStatus: 503, raw: `<html>Service Unavailable for ${TO}</html>` });
     const unavailable = await failure(sms().send(message(), live()));
     expect(unavailable.details).toEqual({ kind: 'fallback', providerCode: 503 });
     expectNothingSecretIn(unavailable, credentials());
+    fake.failNext('*', { httpStatus: 401, raw: 'Unauthorized' });
+    expect((await failure(sms().send(message(), live()))).details).toEqual({ kind: 'configuration', providerCode: 401 });
+    fake.failNext('*', { httpStatus: 404, raw: 'Not Found' });
+    expect((await failure(sms().send(message(), live()))).details).toEqual({ kind: 'configuration', providerCode: 404 });
     fake.failNext('*', { httpStatus: 201, raw: 'not json' });
     expect((await failure(sms().send(message(), live()))).details).toEqual({ kind: 'fallback', providerCode: 'invalid_response' });
   });
