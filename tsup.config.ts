@@ -6,6 +6,7 @@ export default defineConfig({
     'express/index': 'src/express/index.ts',
     'koa/index': 'src/koa/index.ts',
     'passport/index': 'src/passport/index.ts',
+    'testing/index': 'src/testing/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

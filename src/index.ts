@@ -15,6 +15,7 @@ export { canonicalTransaction, hashTransaction } from './core/transaction.js';
 export type {
   AsymmetricAlgorithm,
   ChallengeView,
+  ChannelView,
   CheckTokenInput,
   CodeOptions,
   Duration,
@@ -45,5 +46,22 @@ export type {
   ResendOutcome,
   VerifyOutcome,
 } from './stores/store.js';
-export type { Channel, OutgoingMessage, SendReceipt, Transport } from './channels/channel.js';
+export {
+  ChannelError,
+  isHostedChannel,
+  type Channel,
+  type ChannelErrorDetails,
+  type HostedChannel,
+  type HostedVerdict,
+  type OutgoingMessage,
+  type SendReceipt,
+  type Transport,
+} from './channels/channel.js';
+export { whatsappCloudChannel, type WhatsAppCloudChannelOptions, type WhatsAppCloudTemplate } from './channels/whatsapp-cloud.js';
+export { authenticationTemplateDefinition, type AuthenticationTemplateDefinition, type AuthenticationTemplateInput } from './channels/whatsapp-template.js';
+export { parseWhatsAppStatusWebhook, verifyMetaSignature, type WhatsAppStatusUpdate } from './channels/whatsapp-webhook.js';
+export { twilioChannel, type TwilioChannelOptions } from './channels/twilio.js';
+export { parseTwilioStatusCallback, verifyTwilioSignature, type TwilioStatusUpdate } from './channels/twilio-signature.js';
+export { messageCentralChannel, type MessageCentralChannelOptions, type MessageCentralFlowType } from './channels/message-central.js';
+export type { DeliveryStatusReport, DeliveryStatusResult } from './core/fallback.js';
 export { OutboxChannel, type OutboxChannelOptions, type OutboxMessage } from './channels/outbox.js';

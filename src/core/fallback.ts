@@ -12,6 +12,8 @@ export interface DeliveryStatusReport {
   status: DeliveryStatus;
   /** The provider's error codes, for `failed`. */
   errorCodes?: number[];
+  /** The provider says the number has no WhatsApp account: skip WhatsApp for it from now on. */
+  notOnWhatsApp?: boolean;
 }
 
 export type DeliveryStatusResult = 'applied' | 'fell_back' | 'ignored' | 'unknown';
@@ -44,7 +46,7 @@ export async function handleDeliveryStatus(config: StepUpConfig, report: Deliver
   }
   if (outcome.status !== 'failed') return 'applied';
   await config.store.cancelFallback(`${challengeId} ${report.messageId}`);
-  if (record.transport === 'whatsapp' && report.errorCodes?.some((code) => NOT_ON_WHATSAPP.has(code))) {
+  if (record.transport === 'whatsapp' && (report.notOnWhatsApp || report.errorCodes?.some((code) => NOT_ON_WHATSAPP.has(code)))) {
     const phone = openSealed(config.peppers, challengeId, record.sealedPhone);
     if (phone) await config.store.setFact(factKeys.notOnWhatsApp(config, phone), '1', config.rememberNotOnWhatsAppMs);
   }

@@ -4,7 +4,7 @@ import type { StepUpClaims } from '../core/types.js';
 import { headersOf } from '../http/body.js';
 import { createChallengeRouter, type ChallengeRouterOptions } from '../http/challenges.js';
 import { createGuard, type GuardOptions } from '../http/guard.js';
-import type { HttpResponse } from '../http/responses.js';
+import { bodyText, type HttpResponse } from '../http/responses.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -22,7 +22,7 @@ export type { ResolvedSubject } from '../http/challenges.js';
 export type { TokenSource } from '../http/guard.js';
 
 function send(res: Response, answer: HttpResponse): void {
-  res.status(answer.status).set(answer.headers).send(JSON.stringify(answer.body));
+  res.status(answer.status).set(answer.headers).send(bodyText(answer));
 }
 
 /**

@@ -3,6 +3,7 @@ import { stepUpError } from '../core/errors.js';
 import type { StepUp } from '../core/stepup.js';
 import type { Transaction } from '../core/types.js';
 import { parseBodyLimit, readJsonBody } from './body.js';
+import { createWebhookHandler, type WebhookOptions } from './webhooks.js';
 import { jsonResponse, toHttpError, type HttpResponse, type MaybePromise } from './responses.js';
 
 /** The user a challenge is for, as the app knows them: never taken from the request body. */
@@ -28,6 +29,8 @@ export interface ChallengeRouterOptions<Req> {
   transaction?: (req: Req, purpose: string) => MaybePromise<Transaction | undefined>;
   /** Purposes this router may start. Default: every configured purpose. */
   purposes?: string[];
+  /** Delivery-status webhooks to mount under `/webhooks/...`; see the README's Channels section. */
+  webhooks?: WebhookOptions;
   /** Largest JSON body accepted. Default `'8kb'`. */
   bodyLimit?: string | number;
   /**
@@ -59,7 +62,7 @@ interface RequestFacts {
   ip: string | undefined;
 }
 
-const ROUTER_OPTIONS = ['resolveSubject', 'binding', 'transaction', 'purposes', 'bodyLimit', 'prefix', 'onError'];
+const ROUTER_OPTIONS = ['resolveSubject', 'binding', 'transaction', 'purposes', 'bodyLimit', 'prefix', 'webhooks', 'onError'];
 // Like Express's defaults: case-insensitive, an optional trailing slash, `:id` one path segment.
 const ROUTE = /^\/challenges(?:\/([^/]+)\/(resend|verify))?\/?$/i;
 
@@ -84,6 +87,7 @@ export function createChallengeRouter<Req>(stepup: StepUp, options: ChallengeRou
   }
   const bodyLimit = parseBodyLimit(options.bodyLimit);
   const prefix = parsePrefix(options.prefix);
+  const webhooks = createWebhookHandler(stepup, options.webhooks);
   const report = options.onError ?? ((error: unknown) => console.error('[whatsapp-stepup] unexpected error', error));
 
 
@@ -145,7 +149,16 @@ export function createChallengeRouter<Req>(stepup: StepUp, options: ChallengeRou
    */
   return async (incoming: IncomingRequest<Req>): Promise<HttpResponse | undefined> => {
     const route = incoming.method === 'POST' ? matchRoute(incoming.path, prefix) : undefined;
-    if (!route) return undefined;
+    if (!route) {
+      const below = belowPrefix(incoming.path, prefix);
+      if (below === undefined || !below.toLowerCase().startsWith('/webhooks/')) return undefined;
+      try {
+        return await webhooks({ method: incoming.method, path: below, message: incoming.message });
+      } catch (error) {
+        report(error);
+        return toHttpError(error);
+      }
+    }
     try {
       const challengeId = route.id === undefined ? '' : decodeId(route.id);
       const facts = { body: await readJsonBody(incoming.message, bodyLimit, incoming.parsedBody), ip: incoming.ip };
@@ -169,9 +182,16 @@ function parsePrefix(prefix: string | undefined): string {
   return prefix.replace(/\/$/, '').toLowerCase();
 }
 
-function matchRoute(path: string, prefix: string): { action: 'start' | 'resend' | 'verify'; id?: string } | undefined {
+/** The path below the router's prefix, or undefined when the request is not under it. */
+function belowPrefix(path: string, prefix: string): string | undefined {
   if (prefix !== '' && !(path.toLowerCase().startsWith(prefix) && (path.length === prefix.length || path[prefix.length] === '/'))) return undefined;
-  const match = ROUTE.exec(path.slice(prefix.length));
+  return path.slice(prefix.length);
+}
+
+function matchRoute(path: string, prefix: string): { action: 'start' | 'resend' | 'verify'; id?: string } | undefined {
+  const below = belowPrefix(path, prefix);
+  if (below === undefined) return undefined;
+  const match = ROUTE.exec(below);
   if (!match) return undefined;
   if (match[1] === undefined) return { action: 'start' };
   return { action: match[2]!.toLowerCase() as 'resend' | 'verify', id: match[1] };

@@ -44,3 +44,8 @@ export function toHttpError(error: unknown): HttpResponse {
   }
   return jsonResponse(500, { error: { code: 'internal_error', message: 'Something went wrong.' } });
 }
+
+/** The bytes an adapter writes: text answers (the webhook handshake) as they are, everything else as JSON. */
+export function bodyText(answer: HttpResponse): string {
+  return typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+}

@@ -4,7 +4,7 @@ import type { StepUpClaims } from '../core/types.js';
 import { headersOf } from '../http/body.js';
 import { createChallengeRouter, type ChallengeRouterOptions } from '../http/challenges.js';
 import { createGuard, type GuardOptions } from '../http/guard.js';
-import type { HttpResponse } from '../http/responses.js';
+import { bodyText, type HttpResponse } from '../http/responses.js';
 
 export type KoaRouterOptions = ChallengeRouterOptions<Context>;
 export type KoaGuardOptions = GuardOptions<Context>;
@@ -26,7 +26,7 @@ export type KoaPassportRequest = KoaRequest & { ctx: Context; body?: unknown };
 function send(ctx: Context, answer: HttpResponse): void {
   ctx.status = answer.status;
   ctx.set(answer.headers);
-  ctx.body = JSON.stringify(answer.body);
+  ctx.body = bodyText(answer);
 }
 
 /**
