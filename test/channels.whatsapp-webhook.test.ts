@@ -81,6 +81,7 @@ describe('parseWhatsAppStatusWebhook', () => {
                   { status: 'sent', timestamp: '1764000000', recipient_id: '34600111222' },
                   { id: '', status: 'sent' },
                   { id: 42, status: 'sent' },
+                  { id: 'wamid.with space', status: 'sent', timestamp: '1764000000', recipient_id: '34600111222' },
                   'wamid.C',
                   { id: 'wamid.D', status: 'delivered', timestamp: 'yesterday', recipient_id: '34600111222' },
                   { id: 'wamid.E', status: 'read', timestamp: '1764000002', recipient_id: '34600111222', errors: 'none' },

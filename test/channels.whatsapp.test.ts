@@ -197,11 +197,13 @@ describe('answers without a Graph API error', () => {
     expect((await failure(channel().send(message(), new AbortController().signal))).details).toEqual({ kind: 'configuration', providerCode: 'http_401' });
   });
 
-  test('HTTP 200 without a message id falls back', async () => {
+  test('HTTP 200 without a usable message id falls back', async () => {
     fake.failNext(TO, { httpStatus: 200, rawBody: 'OK' });
     expect((await failure(channel().send(message(), new AbortController().signal))).details).toEqual({ kind: 'fallback', providerCode: 'bad_response' });
-    fake.failNext(TO, { httpStatus: 200, rawBody: '{"messaging_product":"whatsapp","messages":[]}' });
-    expect((await failure(channel().send(message(), new AbortController().signal))).details).toEqual({ kind: 'fallback', providerCode: 'bad_response' });
+    for (const messages of [[], [{ id: 'wamid.with space' }], [{ id: `wamid.${'A'.repeat(300)}` }], [{ id: 42 }]]) {
+      fake.failNext(TO, { httpStatus: 200, rawBody: JSON.stringify({ messaging_product: 'whatsapp', messages }) });
+      expect((await failure(channel().send(message(), new AbortController().signal))).details).toEqual({ kind: 'fallback', providerCode: 'bad_response' });
+    }
   });
 
   test('a message held or paused by Meta is not taken as sent: the code would arrive late', async () => {

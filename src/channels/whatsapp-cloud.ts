@@ -2,6 +2,7 @@ import { ChannelError, type Channel, type OutgoingMessage, type SendReceipt } fr
 import { callProvider, checkBaseUrl, checkChannelName, requireString, type ProviderResponse } from './provider-http.js';
 import { describeMetaError } from './whatsapp-errors.js';
 import { META_LANGUAGE, TEMPLATE_NAME } from './whatsapp-template.js';
+import { WAMID } from './whatsapp-webhook.js';
 
 /** The approved AUTHENTICATION template the channel sends (see `authenticationTemplateDefinition`). */
 export interface WhatsAppCloudTemplate {
@@ -128,8 +129,9 @@ function readResponse({ status, json }: ProviderResponse): SendReceipt {
   if (status >= 200 && status < 300) {
     const first = (json as { messages?: unknown } | undefined)?.messages;
     const entry = Array.isArray(first) ? (first[0] as { id?: unknown; message_status?: unknown } | undefined) : undefined;
-    if (typeof entry?.id !== 'string' || entry.id === '') {
-      throw new ChannelError(`The WhatsApp Cloud API answered HTTP ${status} without a message id.`, { kind: 'fallback', providerCode: 'bad_response' });
+    // A wamid is base64 text; anything else (spaces, kilobytes) must not reach the store's keys.
+    if (typeof entry?.id !== 'string' || !WAMID.test(entry.id)) {
+      throw new ChannelError(`The WhatsApp Cloud API answered HTTP ${status} without a usable message id.`, { kind: 'fallback', providerCode: 'bad_response' });
     }
     // Older API versions omit message_status. A held or paused message would not arrive while the code is valid.
     if (entry.message_status !== undefined && entry.message_status !== 'accepted') {
@@ -206,7 +208,7 @@ function checkMetaLanguage(code: unknown, option: string): string {
 
 /** Exact locale, then its language (`pt-BR` → `pt`), then a locale of the same language (`pt` → `pt-BR`). */
 function pickLanguage(map: ReadonlyMap<string, string>, locale: string): string | undefined {
-  const wanted = locale.toLowerCase();
+  const wanted = String(locale ?? '').toLowerCase();
   const primary = wanted.split('-')[0]!;
   return (
     map.get(wanted) ??

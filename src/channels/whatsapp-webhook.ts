@@ -14,6 +14,8 @@ export interface WhatsAppStatusUpdate {
 }
 
 const STATES: readonly string[] = ['sent', 'delivered', 'read', 'failed'];
+/** A wamid as Meta writes it (base64 text): no spaces, bounded, safe inside store keys. */
+export const WAMID = /^[A-Za-z0-9._=+\/-]{1,256}$/;
 
 /**
  * The delivery statuses in a WhatsApp webhook body (`entry[].changes[].value.statuses[]`),
@@ -41,7 +43,7 @@ export function parseWhatsAppStatusWebhook(body: unknown): WhatsAppStatusUpdate[
 function readStatus(status: unknown): WhatsAppStatusUpdate | undefined {
   if (!isObject(status)) return undefined;
   const { id, status: state, timestamp, errors } = status;
-  if (typeof id !== 'string' || id === '' || id.length > 256 || typeof state !== 'string' || !STATES.includes(state)) return undefined;
+  if (typeof id !== 'string' || !WAMID.test(id) || typeof state !== 'string' || !STATES.includes(state)) return undefined;
   const errorCodes = arrayOf(errors)
     .map((error) => (isObject(error) ? error.code : undefined))
     .filter((code): code is number => typeof code === 'number' && Number.isInteger(code));
