@@ -4,8 +4,9 @@
 // gives every key a bounded TTL and a Cluster hash tag, and refuses unsafe client setups.
 import { randomBytes } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore, RedisStore, type ChallengeOwner, type ChallengeRecord, type ChallengeStore } from '../src/index.js';
+import { DUE_FALLBACKS_TTL_MS, systemOwner, type DeliveryRecord } from '../src/stores/store.js';
 import { redisFixture, type RedisFixture } from './core.fixtures.js';
 import { redisUrl } from './support/redis.js';
 
@@ -244,6 +245,348 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
       });
     });
 
+    // ---- issue #3: hosted checks, kept codes, delivery bookkeeping, facts, due fallbacks ----
+
+    /** Reads a record by consuming it (finishHostedCheck approved ignores digests). */
+    async function take(id: string): Promise<ChallengeRecord> {
+      const outcome = await store.finishHostedCheck(id, true);
+      if (outcome.status !== 'ok') throw new Error(`expected the record of ${id}, got ${outcome.status}`);
+      return outcome.record;
+    }
+
+    const resendInput = (digest: string, keepEarlier: boolean) => ({ digest, cooldownMs: 1_000, keepEarlier });
+    const delivery = (messageId: string, extra: Partial<DeliveryRecord> = {}): DeliveryRecord => ({
+      channel: 'wa', transport: 'whatsapp', messageId, sentAt: T0 + 500, keepEarlier: false, ...extra,
+    });
+
+    describe('hosted checks: beginHostedCheck reserves an attempt, finishHostedCheck decides', () => {
+      it('begin counts an attempt before the provider is asked and returns the record with it', async () => {
+        const record = await created({ maxAttempts: 3, hostedIds: 'mc=V1', digest: '' });
+        expect(await store.beginHostedCheck(record.id, owner(record))).toEqual({ status: 'check', record: { ...record, attempts: 1 } });
+        expect(await store.finishHostedCheck(record.id, false)).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.beginHostedCheck(record.id, owner(record))).toMatchObject({ status: 'check', record: { attempts: 2 } });
+      });
+
+      it('begin is locked once attempts reach maxAttempts, even if no finish ever came', async () => {
+        const record = await created({ maxAttempts: 2 });
+        expect(await store.beginHostedCheck(record.id, owner(record))).toMatchObject({ status: 'check' });
+        expect(await store.beginHostedCheck(record.id, owner(record))).toMatchObject({ status: 'check', record: { attempts: 2 } });
+        expect(await store.beginHostedCheck(record.id, owner(record))).toEqual({ status: 'locked' });
+        expect(await store.verify(record.id, owner(record), ['p1:right'])).toMatchObject({ status: 'ok', record: { attempts: 2 } });
+      });
+
+      it('of 8 concurrent begins with maxAttempts 5, exactly 5 reserve an attempt and 3 are locked', async () => {
+        const record = await created({ maxAttempts: 5 });
+        const outcomes = await Promise.all(Array.from({ length: 8 }, () => store.beginHostedCheck(record.id, owner(record))));
+        expect(outcomes.filter((outcome) => outcome.status === 'check')).toHaveLength(5);
+        expect(outcomes.filter((outcome) => outcome.status === 'locked')).toHaveLength(3);
+        const attempts = outcomes.flatMap((outcome) => (outcome.status === 'check' ? [outcome.record.attempts] : [])).sort();
+        expect(attempts).toEqual([1, 2, 3, 4, 5]);
+      });
+
+      it('begin keeps the owner, binding, lock and expiry checks of verify, without costing an attempt', async () => {
+        const record = await created({ bindingHash: 'bind-A', maxAttempts: 3 });
+        expect(await store.beginHostedCheck(record.id, owner(record, { subject: 'user-2', bindingHashes: ['bind-A'] }))).toEqual({ status: 'not_found' });
+        expect(await store.beginHostedCheck(record.id, owner(record, { bindingHashes: ['bind-B'] }))).toEqual({ status: 'not_found' });
+        expect(await store.beginHostedCheck(record.id, owner(record))).toEqual({ status: 'not_found' });
+        expect(await store.beginHostedCheck(record.id, owner(record, { bindingHashes: ['bind-A'], now: record.expiresAt }))).toEqual({ status: 'expired' });
+        expect(await store.beginHostedCheck(randomBytes(16).toString('base64url'), owner(record))).toEqual({ status: 'not_found' });
+        const locked = await created({ locked: true });
+        expect(await store.beginHostedCheck(locked.id, owner(locked))).toEqual({ status: 'locked' });
+        expect(await store.beginHostedCheck(record.id, owner(record, { bindingHashes: ['bind-A'] }))).toMatchObject({ status: 'check', record: { attempts: 1 } });
+      });
+
+      it('finish approved consumes the challenge once and returns it; a second finish or verify is not_found', async () => {
+        const record = await created({ hostedIds: 'mc=V1', digest: '' });
+        expect(await store.beginHostedCheck(record.id, owner(record))).toMatchObject({ status: 'check' });
+        expect(await store.finishHostedCheck(record.id, true)).toEqual({ status: 'ok', record: { ...record, attempts: 1 } });
+        expect(await store.finishHostedCheck(record.id, true)).toEqual({ status: 'not_found' });
+        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'not_found' });
+      });
+
+      it('of two concurrent finishHostedCheck(approved) exactly one is ok (R-C3)', async () => {
+        const record = await created();
+        await store.beginHostedCheck(record.id, owner(record));
+        await store.beginHostedCheck(record.id, owner(record));
+        const outcomes = await Promise.all([store.finishHostedCheck(record.id, true), store.finishHostedCheck(record.id, true)]);
+        expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(['not_found', 'ok']);
+      });
+
+      it('of 20 concurrent finishHostedCheck(approved) exactly one is ok', async () => {
+        const record = await created();
+        const outcomes = await Promise.all(Array.from({ length: 20 }, () => store.finishHostedCheck(record.id, true)));
+        expect(outcomes.filter((outcome) => outcome.status === 'ok')).toHaveLength(1);
+        expect(outcomes.filter((outcome) => outcome.status === 'not_found')).toHaveLength(19);
+      });
+
+      it('a wrong code on the last reserved attempt is locked_now: the challenge locks and keeps no digest', async () => {
+        const record = await created({ maxAttempts: 2 });
+        await store.beginHostedCheck(record.id, owner(record));
+        expect(await store.finishHostedCheck(record.id, false)).toEqual({ status: 'invalid', attemptsLeft: 1 });
+        await store.beginHostedCheck(record.id, owner(record));
+        expect(await store.finishHostedCheck(record.id, false)).toEqual({ status: 'locked_now' });
+        expect(await store.beginHostedCheck(record.id, owner(record))).toEqual({ status: 'locked' });
+        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'locked' });
+        expect(await store.finishHostedCheck(record.id, true)).toEqual({ status: 'locked' });
+      });
+
+      it('finish on a missing key is not_found, approved or not', async () => {
+        const id = randomBytes(16).toString('base64url');
+        expect(await store.finishHostedCheck(id, true)).toEqual({ status: 'not_found' });
+        expect(await store.finishHostedCheck(id, false)).toEqual({ status: 'not_found' });
+      });
+
+      it('finish approved on a locked record is locked and consumes nothing', async () => {
+        const record = await created({ locked: true, attempts: 3, maxAttempts: 3, digest: '' });
+        expect(await store.finishHostedCheck(record.id, true)).toEqual({ status: 'locked' });
+        expect(await store.finishHostedCheck(record.id, true)).toEqual({ status: 'locked' });
+      });
+
+      it('a code verified through a hosted check cannot then be verified by digest (single use across both paths)', async () => {
+        const record = await created();
+        await store.beginHostedCheck(record.id, owner(record));
+        expect(await store.finishHostedCheck(record.id, true)).toMatchObject({ status: 'ok' });
+        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'not_found' });
+      });
+    });
+
+    describe('reserveResend: keeping earlier codes, test numbers, the system owner', () => {
+      it('keepEarlier true keeps the earlier digests valid beside the new one: the old and the new both verify', async () => {
+        const old = await created({ nextSendAt: T0 });
+        expect(await store.reserveResend(old.id, owner(old), resendInput('p1:new', true))).toMatchObject({ status: 'ok', record: { digest: 'p1:right p1:new', sends: 2 } });
+        expect(await store.verify(old.id, owner(old), ['p1:right'])).toMatchObject({ status: 'ok', record: { digest: 'p1:right p1:new' } });
+        const fresh = await created({ nextSendAt: T0 });
+        await store.reserveResend(fresh.id, owner(fresh), resendInput('p1:new', true));
+        expect(await store.verify(fresh.id, owner(fresh), ['p1:new'])).toMatchObject({ status: 'ok' });
+      });
+
+      it('keepEarlier true accumulates every code sent: the first of three still verifies', async () => {
+        const record = await created({ nextSendAt: T0, maxSends: 3 });
+        await store.reserveResend(record.id, owner(record), resendInput('p1:second', true));
+        await store.reserveResend(record.id, owner(record, { now: T0 + 5_000 }), resendInput('p1:third', true));
+        expect(await store.verify(record.id, owner(record, { now: T0 + 5_000 }), ['p1:right'])).toMatchObject({ status: 'ok', record: { digest: 'p1:right p1:second p1:third', sends: 3 } });
+      });
+
+      it('keepEarlier false replaces every earlier digest, the kept ones included (R-C5)', async () => {
+        const record = await created({ nextSendAt: T0, maxSends: 3 });
+        await store.reserveResend(record.id, owner(record), resendInput('p1:second', true));
+        expect(await store.reserveResend(record.id, owner(record, { now: T0 + 5_000 }), resendInput('p1:third', false))).toMatchObject({ status: 'ok', record: { digest: 'p1:third' } });
+        expect(await store.verify(record.id, owner(record, { now: T0 + 5_000 }), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(record.id, owner(record, { now: T0 + 5_000 }), ['p1:second'])).toEqual({ status: 'invalid', attemptsLeft: 1 });
+        expect(await store.verify(record.id, owner(record, { now: T0 + 5_000 }), ['p1:third'])).toMatchObject({ status: 'ok' });
+      });
+
+      it('a testNumber record keeps its first (fixed) digest on resend even with keepEarlier false', async () => {
+        const record = await created({ nextSendAt: T0, testNumber: true, digest: 'p1:fixed' });
+        expect(await store.reserveResend(record.id, owner(record), resendInput('p1:random', false))).toMatchObject({ status: 'ok', record: { digest: 'p1:fixed p1:random', testNumber: true } });
+        expect(await store.verify(record.id, owner(record), ['p1:fixed'])).toMatchObject({ status: 'ok', record: { testNumber: true } });
+      });
+
+      it('exhausted answers retryAfterMs = expiresAt − now, for the user and for the system owner alike', async () => {
+        const record = await created({ sends: 3, maxSends: 3, nextSendAt: T0 + 60_000 });
+        const now = T0 + 12_345;
+        expect(await store.reserveResend(record.id, owner(record, { now }), resendInput('p1:x', false))).toEqual({ status: 'exhausted', retryAfterMs: record.expiresAt - now });
+        expect(await store.reserveResend(record.id, systemOwner(now), resendInput('p1:x', false))).toEqual({ status: 'exhausted', retryAfterMs: record.expiresAt - now });
+      });
+
+      it('the system owner (subject \'\') skips the owner, binding and cooldown checks', async () => {
+        const record = await created({ subject: 'someone', bindingHash: 'bind-A', nextSendAt: T0 + 60_000 });
+        const now = T0 + 1_000;
+        expect(await store.reserveResend(record.id, owner(record, { now }), resendInput('p1:user', false))).toEqual({ status: 'not_found' });
+        expect(await store.reserveResend(record.id, owner(record, { now, bindingHashes: ['bind-A'] }), resendInput('p1:user', false))).toEqual({ status: 'cooldown', retryAfterMs: 59_000 });
+        expect(await store.reserveResend(record.id, systemOwner(now), resendInput('p1:system', false))).toEqual({
+          status: 'ok', record: { ...record, digest: 'p1:system', sends: 2, nextSendAt: now + 1_000 },
+        });
+      });
+
+      it('the system owner still meets the lock, the expiry, the send cap and a missing challenge', async () => {
+        const locked = await created({ locked: true, digest: '' });
+        const expired = await created();
+        const capped = await created({ sends: 3, maxSends: 3 });
+        expect(await store.reserveResend(locked.id, systemOwner(T0 + 1_000), resendInput('p1:x', false))).toEqual({ status: 'locked' });
+        expect(await store.reserveResend(expired.id, systemOwner(expired.expiresAt), resendInput('p1:x', false))).toEqual({ status: 'expired' });
+        expect(await store.reserveResend(capped.id, systemOwner(T0 + 1_000), resendInput('p1:x', false))).toEqual({ status: 'exhausted', retryAfterMs: capped.expiresAt - (T0 + 1_000) });
+        expect(await store.reserveResend(randomBytes(16).toString('base64url'), systemOwner(T0 + 1_000), resendInput('p1:x', false))).toEqual({ status: 'not_found' });
+        expect(await store.verify(expired.id, owner(expired, { now: expired.expiresAt - 1 }), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+      });
+
+      it('a hosted resend (empty digest) with keepEarlier false leaves no digest', async () => {
+        const record = await created({ nextSendAt: T0 });
+        expect(await store.reserveResend(record.id, owner(record), resendInput('', false))).toMatchObject({ status: 'ok', record: { digest: '' } });
+        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+      });
+    });
+
+    describe('recordDelivery: messages, hosted ids, dropped digests', () => {
+      it('with hostedId drops dropDigest (our unsent code) and sets hostedIds; keepEarlier false replaces earlier hosted ids', async () => {
+        const record = await created({ digest: 'p1:right p1:ours', hostedIds: 'mc=V0' });
+        await store.recordDelivery(record.id, delivery('V1', { channel: 'mc', transport: 'sms', hostedId: 'mc=V1', dropDigest: 'p1:ours' }));
+        expect(await take(record.id)).toEqual({ ...record, channel: 'mc', transport: 'sms', messageId: 'V1', sentAt: T0 + 500, digest: 'p1:right', hostedIds: 'mc=V1' });
+      });
+
+      it('with hostedId and keepEarlier true appends to the earlier hosted ids', async () => {
+        const record = await created({ digest: 'p1:ours', hostedIds: '' });
+        await store.recordDelivery(record.id, delivery('V1', { hostedId: 'mc=V1', dropDigest: 'p1:ours', keepEarlier: true }));
+        await store.recordDelivery(record.id, delivery('V2', { hostedId: 'mc-sms=V2', dropDigest: 'p1:other', keepEarlier: true }));
+        expect(await take(record.id)).toMatchObject({ digest: '', hostedIds: 'mc=V1 mc-sms=V2', messageId: 'V2' });
+      });
+
+      it('dropping the only digest leaves none: our unsent code does not verify', async () => {
+        const record = await created({ digest: 'p1:right' });
+        await store.recordDelivery(record.id, delivery('V1', { hostedId: 'mc=V1', dropDigest: 'p1:right' }));
+        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await take(record.id)).toMatchObject({ digest: '', hostedIds: 'mc=V1' });
+      });
+
+      it('without hostedId, keepEarlier false clears the hosted ids (their codes are replaced); keepEarlier true keeps them', async () => {
+        const cleared = await created({ hostedIds: 'mc=V1' });
+        await store.recordDelivery(cleared.id, delivery('SM1', { channel: 'sms', transport: 'sms' }));
+        expect(await take(cleared.id)).toMatchObject({ hostedIds: '', digest: 'p1:right', channel: 'sms', transport: 'sms', messageId: 'SM1' });
+        const kept = await created({ hostedIds: 'mc=V1' });
+        await store.recordDelivery(kept.id, delivery('SM1', { keepEarlier: true }));
+        expect(await take(kept.id)).toMatchObject({ hostedIds: 'mc=V1', digest: 'p1:right' });
+      });
+
+      it('resets deliveryStatus to \'\' for the new message', async () => {
+        const record = await created({ messageId: 'wamid.1', deliveryStatus: 'failed', sentAt: T0 });
+        await store.recordDelivery(record.id, delivery('SM2', { sentAt: T0 + 9_000 }));
+        expect(await take(record.id)).toMatchObject({ messageId: 'SM2', sentAt: T0 + 9_000, deliveryStatus: '' });
+      });
+    });
+
+    describe('applyStatus: forward only, failed once', () => {
+      async function withMessage(overrides: Partial<ChallengeRecord> = {}): Promise<ChallengeRecord> {
+        return created({ messageId: 'wamid.A', sentAt: T0, ...overrides });
+      }
+
+      it('sent, delivered, read are applied in order and return the record as it was', async () => {
+        const record = await withMessage();
+        expect(await store.applyStatus(record.id, 'wamid.A', 'sent')).toEqual({ status: 'applied', record });
+        expect(await store.applyStatus(record.id, 'wamid.A', 'delivered')).toEqual({ status: 'applied', record: { ...record, deliveryStatus: 'sent' } });
+        expect(await store.applyStatus(record.id, 'wamid.A', 'read')).toEqual({ status: 'applied', record: { ...record, deliveryStatus: 'delivered' } });
+        expect(await take(record.id)).toMatchObject({ deliveryStatus: 'read' });
+      });
+
+      it('a status may skip ahead (delivered from nothing), but a repeated or backward one is ignored', async () => {
+        const record = await withMessage();
+        expect(await store.applyStatus(record.id, 'wamid.A', 'delivered')).toMatchObject({ status: 'applied' });
+        expect(await store.applyStatus(record.id, 'wamid.A', 'delivered')).toEqual({ status: 'ignored' });
+        expect(await store.applyStatus(record.id, 'wamid.A', 'sent')).toEqual({ status: 'ignored' });
+        expect(await store.applyStatus(record.id, 'wamid.A', 'read')).toMatchObject({ status: 'applied' });
+        expect(await store.applyStatus(record.id, 'wamid.A', 'delivered')).toEqual({ status: 'ignored' });
+        expect(await take(record.id)).toMatchObject({ deliveryStatus: 'read' });
+      });
+
+      it("failed from '' is answered 'failed' exactly once; repeated, it is ignored", async () => {
+        const record = await withMessage();
+        expect(await store.applyStatus(record.id, 'wamid.A', 'failed')).toEqual({ status: 'failed', record });
+        expect(await store.applyStatus(record.id, 'wamid.A', 'failed')).toEqual({ status: 'ignored' });
+        expect(await take(record.id)).toMatchObject({ deliveryStatus: 'failed' });
+      });
+
+      it("failed after sent is answered 'failed'", async () => {
+        const record = await withMessage();
+        await store.applyStatus(record.id, 'wamid.A', 'sent');
+        expect(await store.applyStatus(record.id, 'wamid.A', 'failed')).toEqual({ status: 'failed', record: { ...record, deliveryStatus: 'sent' } });
+      });
+
+      it('failed after delivered or read is ignored (the code arrived)', async () => {
+        for (const reached of ['delivered', 'read'] as const) {
+          const record = await withMessage();
+          await store.applyStatus(record.id, 'wamid.A', reached);
+          expect(await store.applyStatus(record.id, 'wamid.A', 'failed')).toEqual({ status: 'ignored' });
+          expect(await take(record.id)).toMatchObject({ deliveryStatus: reached });
+        }
+      });
+
+      it('nothing moves a failed message on: sent, delivered or read after failed are ignored', async () => {
+        const record = await withMessage();
+        await store.applyStatus(record.id, 'wamid.A', 'failed');
+        for (const status of ['sent', 'delivered', 'read', 'failed'] as const) {
+          expect(await store.applyStatus(record.id, 'wamid.A', status)).toEqual({ status: 'ignored' });
+        }
+        expect(await take(record.id)).toMatchObject({ deliveryStatus: 'failed' });
+      });
+
+      it("of 10 concurrent failed reports exactly one is 'failed', the rest ignored", async () => {
+        const record = await withMessage();
+        const outcomes = await Promise.all(Array.from({ length: 10 }, () => store.applyStatus(record.id, 'wamid.A', 'failed')));
+        expect(outcomes.filter((outcome) => outcome.status === 'failed')).toHaveLength(1);
+        expect(outcomes.filter((outcome) => outcome.status === 'ignored')).toHaveLength(9);
+      });
+
+      it('a report for another message than the latest is stale and changes nothing; a missing challenge is gone', async () => {
+        const record = await withMessage();
+        expect(await store.applyStatus(record.id, 'wamid.OLD', 'failed')).toEqual({ status: 'stale' });
+        expect(await store.applyStatus(record.id, 'wamid.A', 'failed')).toMatchObject({ status: 'failed' });
+        expect(await store.applyStatus(randomBytes(16).toString('base64url'), 'wamid.A', 'failed')).toEqual({ status: 'gone' });
+        await store.delete(record.id);
+        expect(await store.applyStatus(record.id, 'wamid.A', 'delivered')).toEqual({ status: 'gone' });
+      });
+
+      it('a new delivery makes the earlier message stale and starts the new one afresh', async () => {
+        const record = await withMessage();
+        await store.applyStatus(record.id, 'wamid.A', 'failed');
+        await store.recordDelivery(record.id, delivery('SM1', { channel: 'sms', transport: 'sms' }));
+        expect(await store.applyStatus(record.id, 'wamid.A', 'delivered')).toEqual({ status: 'stale' });
+        expect(await store.applyStatus(record.id, 'SM1', 'failed')).toMatchObject({ status: 'failed', record: { messageId: 'SM1', channel: 'sms', deliveryStatus: '' } });
+      });
+    });
+
+    describe('facts', () => {
+      it('getFact returns what setFact stored, undefined for an unknown key, and a later set replaces', async () => {
+        const key = `msg:${randomBytes(8).toString('hex')}`;
+        expect(await store.getFact(key)).toBeUndefined();
+        await store.setFact(key, 'challenge-1', 60_000);
+        expect(await store.getFact(key)).toBe('challenge-1');
+        await store.setFact(key, 'challenge-2', 60_000);
+        expect(await store.getFact(key)).toBe('challenge-2');
+        expect(await store.getFact(`${key}x`)).toBeUndefined();
+      });
+    });
+
+    describe('due fallbacks', () => {
+      // Every test starts with no due entry left by another one.
+      beforeEach(async () => {
+        await store.claimDueFallbacks(Number.MAX_SAFE_INTEGER, 10_000);
+      });
+
+      it('hands out only the entries due at now, oldest first, at most limit, and each once', async () => {
+        await store.scheduleFallback('c3 m3', T0 + 3_000);
+        await store.scheduleFallback('c1 m1', T0 + 1_000);
+        await store.scheduleFallback('late m9', T0 + 9_000);
+        await store.scheduleFallback('c2 m2', T0 + 2_000);
+        expect(await store.claimDueFallbacks(T0 + 500, 10)).toEqual([]);
+        expect(await store.claimDueFallbacks(T0 + 3_000, 2)).toEqual(['c1 m1', 'c2 m2']);
+        expect(await store.claimDueFallbacks(T0 + 3_000, 10)).toEqual(['c3 m3']);
+        expect(await store.claimDueFallbacks(T0 + 3_000, 10)).toEqual([]);
+        expect(await store.claimDueFallbacks(T0 + 9_000, 10)).toEqual(['late m9']);
+      });
+
+      it('cancelFallback removes an entry; cancelling an unknown one is harmless', async () => {
+        await store.scheduleFallback('c1 m1', T0 + 1_000);
+        await store.scheduleFallback('c2 m2', T0 + 1_000);
+        await store.cancelFallback('c1 m1');
+        await expect(store.cancelFallback('never scheduled')).resolves.toBeUndefined();
+        expect(await store.claimDueFallbacks(T0 + 1_000, 10)).toEqual(['c2 m2']);
+      });
+
+      it('scheduling the same entry again moves its due time instead of adding a second one', async () => {
+        await store.scheduleFallback('c1 m1', T0 + 1_000);
+        await store.scheduleFallback('c1 m1', T0 + 5_000);
+        expect(await store.claimDueFallbacks(T0 + 1_000, 10)).toEqual([]);
+        expect(await store.claimDueFallbacks(T0 + 5_000, 10)).toEqual(['c1 m1']);
+      });
+
+      it('two concurrent claimers never get the same entry, and together get every due one', async () => {
+        const entries = Array.from({ length: 40 }, (_, index) => `c${index} m${index}`);
+        for (const [index, entry] of entries.entries()) await store.scheduleFallback(entry, T0 + index);
+        const [a, b] = await Promise.all([store.claimDueFallbacks(T0 + 100, 25), store.claimDueFallbacks(T0 + 100, 25)]);
+        expect(a.filter((entry) => b.includes(entry))).toEqual([]);
+        expect([...a, ...b].sort()).toEqual([...entries].sort());
+      });
+    });
+
     it('of many concurrent verifies with the right digest exactly one is ok (R-C3)', async () => {
       const record = await created({ maxAttempts: 5 });
       const outcomes = await Promise.all(Array.from({ length: 30 }, () => store.verify(record.id, owner(record), ['p1:right'])));
@@ -278,6 +621,30 @@ describe('MemoryStore specifics', () => {
     now += 1;
     expect(await store.verify(record.id, owner(record, { now }), ['p1:right'])).toEqual({ status: 'not_found' });
     expect(await store.consumeOnce('jti-1', 60_000)).toBe(true);
+  });
+
+  it('drops a fact when its TTL passes on the injected clock', async () => {
+    let now = T0;
+    const store = new MemoryStore({ clock: () => now });
+    await store.setFact('nowa:abc', '1', 30_000);
+    now += 29_999;
+    expect(await store.getFact('nowa:abc')).toBe('1');
+    now += 1;
+    expect(await store.getFact('nowa:abc')).toBeUndefined();
+    await store.setFact('nowa:abc', '1', 30_000);
+    expect(await store.getFact('nowa:abc')).toBe('1');
+  });
+
+  it('forgets due fallbacks a day after the last schedule, as the RedisStore key TTL does (R-J11)', async () => {
+    let now = T0;
+    const store = new MemoryStore({ clock: () => now });
+    await store.scheduleFallback('c1 m1', T0 + 1_000);
+    now += DUE_FALLBACKS_TTL_MS - 1;
+    await store.scheduleFallback('c2 m2', T0 + 2_000);
+    now += DUE_FALLBACKS_TTL_MS - 1;
+    expect(await store.claimDueFallbacks(now, 1)).toEqual(['c1 m1']);
+    now += 1;
+    expect(await store.claimDueFallbacks(now, 10)).toEqual([]);
   });
 
   it('is marked ephemeral and refuses a clock that is not a function', () => {
@@ -363,6 +730,60 @@ describe('RedisStore', () => {
       expect(await client.hget(`${prefix}wipe:ch:{${locked.id}}`, 'dig')).toBe('');
       expect(await client.hget(`${prefix}wipe:ch:{${locked.id}}`, 'lck')).toBe('1');
       expect(await client.hget(`${prefix}wipe:ch:{${expired.id}}`, 'dig')).toBe('');
+    });
+
+    it('R-J11: facts and the due-fallback set carry a PTTL > 0 and within their bound', async () => {
+      const { client, prefix } = fixture;
+      const store = new RedisStore({ client, prefix: `${prefix}facts:` });
+      await store.setFact('msg:wamid.1', 'challenge-1', 45_000);
+      await store.setFact('nowa:hash', '1', 30 * 86_400_000);
+      await store.scheduleFallback('challenge-1 wamid.1', Date.now() + 60_000);
+      const keys = (await scan(client, `${prefix}facts:*`)).sort();
+      expect(keys).toEqual([`${prefix}facts:fact:{msg:wamid.1}`, `${prefix}facts:fact:{nowa:hash}`, `${prefix}facts:{fallbacks}`]);
+      const bounds: Record<string, number> = {
+        [`${prefix}facts:fact:{msg:wamid.1}`]: 45_000,
+        [`${prefix}facts:fact:{nowa:hash}`]: 30 * 86_400_000,
+        [`${prefix}facts:{fallbacks}`]: 86_400_000,
+      };
+      for (const key of keys) {
+        const pttl = await client.pttl(key);
+        expect(pttl, key).toBeGreaterThan(0);
+        expect(pttl, key).toBeLessThanOrEqual(bounds[key]!);
+      }
+    });
+
+    it('a fact is gone once its PTTL has passed', async () => {
+      const { client, prefix } = fixture;
+      const store = new RedisStore({ client, prefix: `${prefix}factttl:` });
+      await store.setFact('short', 'x', 5);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await store.getFact('short')).toBeUndefined();
+    });
+
+    it('two RedisStore instances on one redis (two clients, one prefix) never claim the same due fallback', async () => {
+      const { prefix } = fixture;
+      const clients = [new Redis(redisUrl()), new Redis(redisUrl())];
+      otherClients.push(...clients);
+      const [a, b] = clients.map((client) => new RedisStore({ client, prefix: `${prefix}due2:` })) as [RedisStore, RedisStore];
+      for (let round = 0; round < 5; round++) {
+        const entries = Array.from({ length: 30 }, (_, index) => `r${round}c${index} m`);
+        await Promise.all(entries.map((entry, index) => (index % 2 === 0 ? a : b).scheduleFallback(entry, T0 + index)));
+        const claims = await Promise.all([a.claimDueFallbacks(T0 + 1_000, 20), b.claimDueFallbacks(T0 + 1_000, 20), a.claimDueFallbacks(T0 + 1_000, 20), b.claimDueFallbacks(T0 + 1_000, 20)]);
+        const all = claims.flat();
+        expect(new Set(all).size, `round ${round}`).toBe(all.length);
+        expect(all.sort()).toEqual([...entries].sort());
+      }
+    });
+
+    it('the due-fallback set is shared by instances with one prefix and apart for another prefix', async () => {
+      const { client, prefix } = fixture;
+      const a = new RedisStore({ client, prefix: `${prefix}dueA:` });
+      const a2 = new RedisStore({ client, prefix: `${prefix}dueA:` });
+      const b = new RedisStore({ client, prefix: `${prefix}dueB:` });
+      await a.scheduleFallback('c1 m1', T0);
+      expect(await b.claimDueFallbacks(T0, 10)).toEqual([]);
+      expect(await a2.claimDueFallbacks(T0, 10)).toEqual(['c1 m1']);
+      expect(await a.claimDueFallbacks(T0, 10)).toEqual([]);
     });
 
     it('keeps stores with different prefixes apart', async () => {

@@ -11,6 +11,7 @@ import type {
   StatusOutcome,
   VerifyOutcome,
 } from './store.js';
+import { DUE_FALLBACKS_TTL_MS } from './store.js';
 
 export interface MemoryStoreOptions {
   /** Clock in milliseconds for key expiry; share the one given to `createStepUp` in tests. */
@@ -38,6 +39,8 @@ export class MemoryStore implements ChallengeStore {
   readonly #used = new Map<string, Entry<true>>();
   readonly #facts = new Map<string, Entry<string>>();
   readonly #due = new Map<string, number>();
+  /** The due set's expiry, as the RedisStore's key TTL. */
+  #dueExpiresAt = 0;
   #operations = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -146,7 +149,9 @@ export class MemoryStore implements ChallengeStore {
   }
 
   async scheduleFallback(id: string, dueAt: number): Promise<void> {
+    this.#expireDue();
     this.#due.set(id, dueAt);
+    this.#dueExpiresAt = this.#clock() + DUE_FALLBACKS_TTL_MS;
   }
 
   async cancelFallback(id: string): Promise<void> {
@@ -154,6 +159,7 @@ export class MemoryStore implements ChallengeStore {
   }
 
   async claimDueFallbacks(now: number, limit: number): Promise<string[]> {
+    this.#expireDue();
     const due = [...this.#due].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]).slice(0, limit).map(([id]) => id);
     for (const id of due) this.#due.delete(id);
     return due;
@@ -173,6 +179,10 @@ export class MemoryStore implements ChallengeStore {
       return { status: 'expired' };
     }
     return record;
+  }
+
+  #expireDue(): void {
+    if (this.#due.size > 0 && this.#dueExpiresAt <= this.#clock()) this.#due.clear();
   }
 
   #afterFailure(record: ChallengeRecord): VerifyOutcome {

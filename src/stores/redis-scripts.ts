@@ -164,6 +164,13 @@ redis.call('HSET', KEYS[1], 'dst', ARGV[2])
 return {'applied', unpack(flat)}
 `;
 
+/** Adds member ARGV[2] due at ARGV[1] and gives the set a TTL of ARGV[3] ms from now (R-J11). */
+export const SCHEDULE_DUE_SCRIPT = `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
 /** Claims up to ARGV[2] fallbacks due at ARGV[1]; ZREM makes each claim one instance's. */
 export const CLAIM_DUE_SCRIPT = `
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))

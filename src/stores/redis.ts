@@ -2,8 +2,9 @@ import type { Cluster, Redis } from 'ioredis';
 import { stepUpError } from '../core/errors.js';
 import { describe } from '../core/duration.js';
 import {
-  APPLY_STATUS_SCRIPT, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, CREATE_SCRIPT, FINISH_HOSTED_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, VERIFY_SCRIPT,
+  APPLY_STATUS_SCRIPT, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, CREATE_SCRIPT, FINISH_HOSTED_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, SCHEDULE_DUE_SCRIPT, VERIFY_SCRIPT,
 } from './redis-scripts.js';
+import { DUE_FALLBACKS_TTL_MS } from './store.js';
 import type {
   ChallengeOwner,
   ChallengeRecord,
@@ -41,6 +42,7 @@ const COMMANDS = {
   stepupFinishHosted: { lua: FINISH_HOSTED_SCRIPT },
   stepupApplyStatus: { lua: APPLY_STATUS_SCRIPT },
   stepupClaimDue: { lua: CLAIM_DUE_SCRIPT },
+  stepupScheduleDue: { lua: SCHEDULE_DUE_SCRIPT },
 } as const;
 
 type CommandName = keyof typeof COMMANDS;
@@ -185,7 +187,7 @@ export class RedisStore implements ChallengeStore {
   }
 
   async scheduleFallback(id: string, dueAt: number): Promise<void> {
-    await this.#guard(this.#client.zadd(this.#dueKey(), dueAt, id));
+    await this.#run('stepupScheduleDue', this.#dueKey(), dueAt, id, DUE_FALLBACKS_TTL_MS);
   }
 
   async cancelFallback(id: string): Promise<void> {

@@ -51,6 +51,12 @@ export interface ChallengeOwner {
   now: number;
 }
 
+/**
+ * How long the shared set of due fallbacks outlives its last schedule. Every entry falls due
+ * within a code's life (at most 10 minutes), so anything older belongs to a dead challenge.
+ */
+export const DUE_FALLBACKS_TTL_MS = 86_400_000;
+
 /** The library itself acting on a challenge (a fallback): no owner check, no cooldown. */
 export function systemOwner(now: number): ChallengeOwner {
   return { subject: '', bindingHashes: [], now };
@@ -131,7 +137,10 @@ export interface ChallengeStore {
   /** A short-lived fact (a message id's challenge, a number without WhatsApp); '' clears nothing. */
   setFact(key: string, value: string, ttlMs: number): Promise<void>;
   getFact(key: string): Promise<string | undefined>;
-  /** Fallbacks due later, shared by every instance on the store. */
+  /**
+   * Fallbacks due later, shared by every instance on the store. The set of them lives
+   * {@link DUE_FALLBACKS_TTL_MS} after the last schedule (R-J11: no key without a TTL).
+   */
   scheduleFallback(id: string, dueAt: number): Promise<void>;
   cancelFallback(id: string): Promise<void>;
   /** Takes up to `limit` fallbacks due at `now`; each is handed to exactly one caller. */
