@@ -64,6 +64,33 @@ export class OutboxChannel implements Channel {
     return { messageId: `outbox.${id}` };
   }
 
+  /**
+   * Wraps a real channel so that what it sends also shows in this outbox (under the real
+   * channel's name): for a demo against sandbox or fake providers. Hosted channels are
+   * not mirrored (their provider makes the code). Development only, like `router()`.
+   */
+  mirror(channel: Channel): Channel {
+    if (process.env.NODE_ENV === 'production') {
+      throw new Error('The outbox keeps one-time codes and may not mirror a channel when NODE_ENV=production.');
+    }
+    const record = (message: OutgoingMessage) => {
+      this.#messages.push({
+        id: randomId(), to: message.to, channel: channel.name, transport: channel.transport, text: message.text || `Your code is ${message.code}.`,
+        code: message.code, purpose: message.purpose, challengeId: message.challengeId, sentAt: new Date().toISOString(),
+      });
+      if (this.#messages.length > this.#limit) this.#messages.shift();
+    };
+    return {
+      name: channel.name,
+      transport: channel.transport,
+      async send(message, signal) {
+        const receipt = await channel.send(message, signal);
+        if (message.code !== '') record(message);
+        return receipt;
+      },
+    };
+  }
+
   /** Sent messages, oldest first. */
   messages(): OutboxMessage[] {
     return this.#messages.map((message) => ({ ...message }));
