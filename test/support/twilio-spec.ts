@@ -1,5 +1,5 @@
-// Validators built from Twilio's own OpenAPI description (shared/specs/twilio_api_v2010.json,
-// beside the repository), so that the fake Twilio and our client are both held to the
+// Validators built from Twilio's own OpenAPI description (test/specs/twilio_api_v2010.json,
+// copied from shared/specs), so that the fake Twilio and our client are both held to the
 // provider's schemas rather than to our reading of them.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
