@@ -10,9 +10,10 @@
 import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
-import { createStepUp, isStepUpError, MemoryStore, OutboxChannel, type ChallengeStore, type StepUp } from '../../src/index.js';
+import { isStepUpError, type ChallengeStore, type Channel, type OutboxChannel, type StepUp } from '../../src/index.js';
 import { createSignIn } from './login.js';
 import { paymentRoutes } from './payments.js';
+import { createDemoService } from './service.js';
 import { currentUser, describe, requireUser, state } from './session.js';
 import { DEMO_USERS, UserDirectory, type DemoCredentials } from './users.js';
 import * as views from './views.js';
@@ -20,6 +21,8 @@ import * as views from './views.js';
 export interface DemoAppOptions {
   /** Where challenges live. Default: a new MemoryStore. */
   store?: ChallengeStore;
+  /** The delivery channels, given the outbox (to mirror real channels into it). Default: the outbox alone. */
+  channels?: (outbox: OutboxChannel) => Channel[];
 }
 
 export interface DemoApp {
@@ -31,15 +34,7 @@ export interface DemoApp {
 }
 
 export function createDemoApp(options: DemoAppOptions = {}): DemoApp {
-  const outbox = new OutboxChannel();
-  const stepup = createStepUp({
-    store: options.store ?? new MemoryStore(),
-    channels: [outbox],
-    // Random at each start unless given: restarting the demo invalidates its tokens and codes.
-    tokens: { issuer: 'urn:example:demo-bank', audience: 'urn:example:demo-bank', secret: process.env.STEPUP_SECRET ?? randomBytes(32) },
-    pepper: process.env.STEPUP_PEPPER ?? randomBytes(32),
-    brand: 'Demo Bank',
-  });
+  const { stepup, outbox } = createDemoService(options.store, options.channels);
   const signIn = createSignIn(stepup, new UserDirectory(DEMO_USERS));
 
   const app = express();

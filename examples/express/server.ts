@@ -1,43 +1,25 @@
 /**
  * `npm run demo`: the demo app on http://localhost:3000 (PORT to change it), with
- * challenges in memory, or in Redis when REDIS_URL is set.
+ * challenges in memory, or in Redis when REDIS_URL is set. With STEPUP_FAKE_PROVIDERS=1
+ * it sends through the real WhatsApp Cloud API and Twilio clients, pointed at local fakes
+ * of those providers; the fake WhatsApp says that luis's number has no WhatsApp (131026),
+ * so his codes fall back to SMS, which the outbox page shows.
  */
 import { createServer } from 'node:http';
-import { Redis } from 'ioredis';
-import { MemoryStore, RedisStore, type ChallengeStore } from '../../src/index.js';
 import { createDemoApp } from './app.js';
+import { announce, storeFromEnvironment } from './service.js';
+import { twilioChannel, whatsappCloudChannel, type OutboxChannel } from '../../src/index.js';
+import { startFakeTwilio, startFakeWhatsApp } from '../../src/testing/index.js';
 
 const port = Number(process.env.PORT ?? 3000);
-
-let redis: Redis | undefined;
-let store: ChallengeStore;
-if (process.env.REDIS_URL) {
-  // Bounded waits: with Redis down, operations fail fast as `store_unavailable` (fail closed).
-  redis = new Redis(process.env.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-  let reported = false;
-  redis.on('error', (error: Error) => {
-    if (!reported) console.error(`Redis: ${error.message} (retrying; codes cannot be sent meanwhile)`);
-    reported = true;
-  });
-  redis.on('ready', () => {
-    reported = false;
-  });
-  store = new RedisStore({ client: redis });
-} else {
-  store = new MemoryStore();
-}
-
-const { app, users } = createDemoApp({ store });
+const { store, redis } = storeFromEnvironment();
+const providers = process.env.STEPUP_FAKE_PROVIDERS === '1' ? await startFakeProviders() : undefined;
+const { app, users } = createDemoApp({ store, ...(providers ? { channels: providers.channels } : {}) });
 const server = createServer(app);
 
 server.listen(port, () => {
   const address = server.address();
-  const url = `http://localhost:${typeof address === 'object' && address ? address.port : port}`;
-  console.log(`whatsapp-stepup demo on ${url}`);
-  console.log(`  store:  ${redis ? `Redis at ${process.env.REDIS_URL}` : 'memory (set REDIS_URL to use Redis)'}`);
-  console.log(`  outbox: ${url}/dev/outbox  (the codes the app "sends" appear here)`);
-  console.log('  users:');
-  for (const user of users) console.log(`    ${user.username.padEnd(6)} password ${user.password.padEnd(14)} phone ${user.phone}`);
+  announce('whatsapp-stepup demo', `http://localhost:${typeof address === 'object' && address ? address.port : port}`, redis, users);
 });
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -46,4 +28,21 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     server.closeAllConnections();
     redis?.disconnect();
   });
+}
+
+/** Local fakes of Meta's and Twilio's APIs, and the real channel clients pointed at them. */
+async function startFakeProviders() {
+  const meta = await startFakeWhatsApp();
+  const twilio = await startFakeTwilio();
+  meta.failAlways('+525512345678', { code: 131026 });
+  console.log(`  providers: fake WhatsApp Cloud API at ${meta.baseUrl}, fake Twilio at ${twilio.baseUrl} (luis has no WhatsApp: watch the SMS fallback)`);
+  return {
+    channels: (outbox: OutboxChannel) => [
+      outbox.mirror(whatsappCloudChannel({
+        phoneNumberId: meta.phoneNumberId, accessToken: meta.accessToken, baseUrl: meta.baseUrl,
+        template: { name: 'login_code', language: 'en_US' },
+      })),
+      outbox.mirror(twilioChannel({ kind: 'sms', accountSid: twilio.accountSid, authToken: twilio.authToken, from: '+15017122661', baseUrl: twilio.baseUrl })),
+    ],
+  };
 }

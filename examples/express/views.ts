@@ -88,17 +88,23 @@ const STYLE = `
   .card > p.muted:last-child { margin: 18px 0 0; }
 `;
 
-/** Sends a page with headers that suit pages holding codes and payments. */
-export function sendPage(res: Response, page: Page, status = 200): void {
+/** A page as headers and HTML, for any framework: headers that suit pages holding codes and payments. */
+export function renderPage(page: Page): { headers: Record<string, string>; html: string } {
   const nonce = randomBytes(16).toString('base64');
-  res.status(status).set({
+  const headers = {
     'Content-Type': 'text/html; charset=utf-8',
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
     'Referrer-Policy': 'same-origin',
     'Content-Security-Policy': `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`,
-  });
-  res.send(layout(page, nonce).value);
+  };
+  return { headers, html: layout(page, nonce).value };
+}
+
+/** Sends a page through Express. */
+export function sendPage(res: Response, page: Page, status = 200): void {
+  const { headers, html } = renderPage(page);
+  res.status(status).set(headers).send(html);
 }
 
 function layout({ title, user, body, script }: Page, nonce: string): Html {

@@ -1,0 +1,49 @@
+/**
+ * The framework-free half of the demos (Express here, Koa in ../koa): the step-up service
+ * with the dev outbox as its only channel, the store chosen from REDIS_URL, and the start-up
+ * banner.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { createStepUp, MemoryStore, OutboxChannel, RedisStore, type ChallengeStore, type Channel, type StepUp } from '../../src/index.js';
+import type { DemoCredentials } from './users.js';
+
+export function createDemoService(
+  store: ChallengeStore = new MemoryStore(),
+  channels: (outbox: OutboxChannel) => Channel[] = (outbox) => [outbox],
+): { stepup: StepUp; outbox: OutboxChannel } {
+  const outbox = new OutboxChannel();
+  const stepup = createStepUp({
+    store,
+    channels: channels(outbox),
+    // Random at each start unless given: restarting the demo invalidates its tokens and codes.
+    tokens: { issuer: 'urn:example:demo-bank', audience: 'urn:example:demo-bank', secret: process.env.STEPUP_SECRET ?? randomBytes(32) },
+    pepper: process.env.STEPUP_PEPPER ?? randomBytes(32),
+    brand: 'Demo Bank',
+  });
+  return { stepup, outbox };
+}
+
+/** Challenges in memory, or in Redis when REDIS_URL is set. */
+export function storeFromEnvironment(): { store: ChallengeStore; redis?: Redis } {
+  if (!process.env.REDIS_URL) return { store: new MemoryStore() };
+  // Bounded waits: with Redis down, operations fail fast as `store_unavailable` (fail closed).
+  const redis = new Redis(process.env.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  let reported = false;
+  redis.on('error', (error: Error) => {
+    if (!reported) console.error(`Redis: ${error.message} (retrying; codes cannot be sent meanwhile)`);
+    reported = true;
+  });
+  redis.on('ready', () => {
+    reported = false;
+  });
+  return { store: new RedisStore({ client: redis }), redis };
+}
+
+export function announce(name: string, url: string, redis: Redis | undefined, users: readonly DemoCredentials[]): void {
+  console.log(`${name} on ${url}`);
+  console.log(`  store:  ${redis ? `Redis at ${process.env.REDIS_URL}` : 'memory (set REDIS_URL to use Redis)'}`);
+  console.log(`  outbox: ${url}/dev/outbox  (the codes the app "sends" appear here)`);
+  console.log('  users:');
+  for (const user of users) console.log(`    ${user.username.padEnd(6)} password ${user.password.padEnd(14)} phone ${user.phone}`);
+}
