@@ -61,7 +61,8 @@ export function messageLocale(locale: string): string {
  */
 export function renderMessage({ brand, purpose, code, ttlSeconds, locale, webOtpDomain }: MessageInput): string {
   const wording = WORDINGS[messageLocale(locale)]!;
-  const minutes = Math.max(1, Math.round(ttlSeconds / 60));
+  // Rounded down: the text must not promise more time than the code has.
+  const minutes = Math.max(1, Math.floor(ttlSeconds / 60));
   const template = purpose === 'login' || purpose === 'payment' || purpose === 'password-reset' ? wording[purpose] : wording.other;
   // One pass, so that a brand or purpose containing `{code}` is never expanded.
   const opening = template.replace(/\{(brand|code|purpose)\}/g, (_, name: string) => (name === 'brand' ? brand : name === 'code' ? code : purpose));
