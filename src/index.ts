@@ -11,7 +11,7 @@ export {
 } from './core/errors.js';
 export type { StepUpEvent, StepUpEventType } from './core/events.js';
 export type { ResolvedPurpose } from './core/options.js';
-export { canonicalTransaction, hashTransaction } from './core/transaction.js';
+export { canonicalTransaction, currencyMinorUnits, hashTransaction, normalizeTransaction } from './core/transaction.js';
 export type {
   AsymmetricAlgorithm,
   ChallengeView,

@@ -52,8 +52,8 @@ describe('R-B10 transaction binding', () => {
     const { token } = await issueToken(harness, { purpose: 'payment' });
     const changed: Transaction[] = [
       { ...PAYMENT, amount: '1234.57' },
-      { ...PAYMENT, amount: '1234.560' },
-      { ...PAYMENT, amount: 1234.56 },
+      { ...PAYMENT, amount: '1234.5' },
+      { ...PAYMENT, amount: '123456' },
       { ...PAYMENT, payee: 'ES9121000418450200051333' },
       { ...PAYMENT, currency: 'USD' },
       { ...PAYMENT, extra: 'field' },
@@ -65,6 +65,10 @@ describe('R-B10 transaction binding', () => {
     const reordered = { payee: PAYMENT.payee!, currency: PAYMENT.currency!, amount: PAYMENT.amount! };
     expect(Object.keys(reordered)).not.toEqual(Object.keys(PAYMENT));
     await expect(harness.stepup.checkToken(token, { purpose: 'payment', subject: SUBJECT, transaction: reordered })).resolves.toMatchObject({ txn: hashTransaction(PAYMENT) });
+    // The same amount written otherwise is the same transaction (its normal form, in EUR's two decimals).
+    for (const same of [{ ...PAYMENT, amount: '1234.560' }, { ...PAYMENT, amount: 1234.56 }, { ...PAYMENT, amount: '01234.56', currency: 'eur' }]) {
+      expect(hashTransaction(same)).toBe(hashTransaction(PAYMENT));
+    }
   });
 
   it('R-B10 a transaction that cannot be canonicalized is a mismatch, not a crash', async () => {

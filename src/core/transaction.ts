@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import currencyCodes from 'currency-codes';
 import { stepUpError } from './errors.js';
 import type { JsonValue, Transaction } from './types.js';
 
@@ -6,16 +7,73 @@ const MAX_DEPTH = 8;
 const MAX_CANONICAL_LENGTH = 16 * 1024;
 
 /**
- * Canonical JSON of a transaction in the manner of RFC 8785: object keys sorted by
- * UTF-16 code units, no white space, strings NFC-normalized, numbers in ECMAScript
- * form. Two transactions that mean the same thing hash the same; any change of a
- * field, added or removed field changes the hash.
+ * Minor units of every ISO 4217 currency (the ISO list, as currency-codes publishes it),
+ * without precious metals, the testing code and the other X codes that no payment is
+ * made in; the X codes of real currencies (CFA and CFP francs, East Caribbean) stay.
  */
-export function canonicalTransaction(transaction: unknown): string {
+const MINOR_UNITS: ReadonlyMap<string, number> = new Map(
+  currencyCodes.data
+    .filter(({ code }) => !code.startsWith('X') || ['XAF', 'XCD', 'XCG', 'XOF', 'XPF'].includes(code))
+    .map(({ code, digits }) => [code, digits]),
+);
+
+/** Minor units of an ISO 4217 currency code (`EUR` 2, `JPY` 0, `KWD` 3), or undefined for an unknown code. */
+export function currencyMinorUnits(currency: string): number | undefined {
+  return MINOR_UNITS.get(currency);
+}
+
+/**
+ * The transaction in its normal form: `currency` upper-cased and checked against ISO 4217;
+ * `amount` (a decimal string, or a number) written with exactly the currency's minor units
+ * (`"10"`, `"10.0"`, `10` and `"10.00"` EUR are all `"10.00"`; `"10.001"` EUR is refused);
+ * `payee` a string; every string NFC-normalized. Other fields are the app's and kept as given.
+ */
+export function normalizeTransaction(transaction: unknown): Transaction {
   if (!isPlainObject(transaction) || Object.keys(transaction).length === 0) {
     throw stepUpError('invalid_request', {}, 'The transaction must be a non-empty object.');
   }
-  const canonical = canonicalize(transaction, 0);
+  const normal: Transaction = { ...transaction };
+  const { amount, currency, payee } = transaction;
+  if (currency !== undefined) {
+    if (typeof currency !== 'string' || currencyMinorUnits(currency.toUpperCase()) === undefined) {
+      throw stepUpError('invalid_request', {}, 'The transaction currency must be an ISO 4217 code such as EUR.');
+    }
+    normal.currency = currency.toUpperCase();
+  }
+  if (amount !== undefined) {
+    if (normal.currency === undefined) throw stepUpError('invalid_request', {}, 'A transaction amount needs its currency.');
+    normal.amount = normalizeAmount(amount, normal.currency as string);
+  }
+  if (payee !== undefined && (typeof payee !== 'string' || payee.trim() === '')) {
+    throw stepUpError('invalid_request', {}, 'The transaction payee must be a non-empty string.');
+  }
+  return normal;
+}
+
+/** A non-negative decimal with exactly the currency's minor units, exact (no floating point). */
+function normalizeAmount(amount: JsonValue, currency: string): string {
+  const text = typeof amount === 'number' && Number.isFinite(amount) ? String(amount) : amount;
+  const match = typeof text === 'string' ? /^(\d{1,18})(?:\.(\d{1,18}))?$/.exec(text) : null;
+  if (!match) {
+    throw stepUpError('invalid_request', {}, 'The transaction amount must be a decimal such as "10.00", without sign, exponent or separators.');
+  }
+  const digits = currencyMinorUnits(currency)!;
+  const whole = match[1]!.replace(/^0+(?=\d)/, '');
+  const fraction = (match[2] ?? '').replace(/0+$/, '');
+  if (fraction.length > digits) {
+    throw stepUpError('invalid_request', {}, `The transaction amount has more decimals than ${currency} allows (${digits}).`);
+  }
+  return digits === 0 ? whole : `${whole}.${fraction.padEnd(digits, '0')}`;
+}
+
+/**
+ * Canonical JSON of a transaction's normal form, in the manner of RFC 8785: object keys
+ * sorted by UTF-16 code units (a fixed order), no white space, strings NFC-normalized,
+ * numbers in ECMAScript form. Two transactions that mean the same thing hash the same; a
+ * change of any field, or an added or removed field, changes the hash.
+ */
+export function canonicalTransaction(transaction: unknown): string {
+  const canonical = canonicalize(normalizeTransaction(transaction), 0);
   if (canonical.length > MAX_CANONICAL_LENGTH) {
     throw stepUpError('invalid_request', {}, 'The transaction is too large.');
   }
