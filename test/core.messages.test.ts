@@ -69,4 +69,29 @@ describe('message text', () => {
     expect(() => makeStepUp({ brand: ' ' })).toThrow(/brand.*1 to 40 characters/);
     expect(() => makeStepUp({ brand: 'x'.repeat(41) })).toThrow(/brand.*1 to 40 characters/);
   });
+
+  it('R-E7 a payment states amount, currency and payee in the user locale (issue #4)', () => {
+    const payment = { ...base, purpose: 'payment', transaction: { amount: '10.00', currency: 'EUR', payee: 'ACME' } };
+    expect(renderMessage(payment)).toBe('Acme: code 123456 to pay EUR 10.00 to ACME. It expires in 5 minutes. Do not share it with anyone.');
+    expect(renderMessage({ ...payment, locale: 'es' })).toBe('Acme: código 123456 para pagar 10,00 EUR a ACME. Caduca en 5 minutos. No lo compartas con nadie.');
+    expect(renderMessage({ ...payment, locale: 'pt-BR' })).toBe('Acme: código 123456 para pagar EUR 10,00 a ACME. Ele expira em 5 minutos. Não o compartilhe com ninguém.');
+    expect(renderMessage({ ...payment, transaction: { amount: '1500', currency: 'JPY' } })).toBe('Acme: code 123456 to pay JPY 1,500. It expires in 5 minutes. Do not share it with anyone.');
+    expect(renderMessage({ ...payment, transaction: { amount: '1.500', currency: 'KWD', payee: 'Souq' } })).toContain('to pay KWD 1.500 to Souq.');
+  });
+
+  it('states large amounts exactly, without floating point, and with plain spaces only', () => {
+    const text = renderMessage({ ...base, purpose: 'payment', locale: 'es', transaction: { amount: '999999999999999999.99', currency: 'EUR', payee: 'X' } });
+    expect(text).toContain('999.999.999.999.999.999,99 EUR');
+    expect(text).not.toMatch(/[\u00a0\u202f]/);
+  });
+
+  it('keeps a payee to one plain line of at most 60 characters: no controls, bidi overrides or placeholders expanded', () => {
+    const payment = { ...base, purpose: 'payment', transaction: { amount: '5.00', currency: 'EUR', payee: 'Evil\nCode 000000\u202e\u200fCorp {code}' } };
+    const text = renderMessage(payment);
+    expect(text.split('\n')).toHaveLength(1);
+    expect(text).toContain('to Evil Code 000000 Corp {code}.');
+    expect(text).not.toMatch(/[\u202e\u200f]/);
+    const long = renderMessage({ ...payment, transaction: { amount: '5.00', currency: 'EUR', payee: 'A'.repeat(100) } });
+    expect(long).toContain(`to ${'A'.repeat(59)}….`);
+  });
 });
