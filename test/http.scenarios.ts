@@ -662,10 +662,37 @@ function definePaymentScenarios(ctx: Context): void {
     it('R-B10 a changed amount → 401 transaction_mismatch, and the refused token is not burnt', async () => {
       const { api } = ctx();
       const { token } = await api.stepUp(PAYMENT_START);
-      for (const changed of [{ ...PAYMENT, amount: 125.51 }, { ...PAYMENT, payee: 'ES9121000418450200051333' }, { ...PAYMENT, currency: 'USD' }, { amount: PAYMENT.amount, currency: 'EUR' }]) {
+      const changes = [
+        { ...PAYMENT, amount: 125.51 },
+        { ...PAYMENT, amount: '1255.00' },
+        { ...PAYMENT, payee: 'ES9121000418450200051333' },
+        { ...PAYMENT, currency: 'USD' },
+        { amount: PAYMENT.amount, currency: 'EUR' },
+        { ...PAYMENT, amount: 'not an amount' },
+      ];
+      for (const changed of changes) {
         expectRefusal(await api.post('/payments', changed, token), { errorClass: 'insufficient_user_authentication', reason: 'transaction_mismatch' });
       }
-      expect((await api.post('/payments', PAYMENT, token)).status).toBe(200);
+      // The same transaction written otherwise (its canonical form is the same) passes.
+      expect((await api.post('/payments', { payee: PAYMENT.payee, currency: 'eur', amount: '125.500' }, token)).status).toBe(200);
+    });
+
+    it('R-F1 a verify request carrying a transaction is refused; the stored one is what counts', async () => {
+      const { api } = ctx();
+      const { body } = await api.start(PAYMENT_START);
+      const code = api.codeOf(body.challengeId);
+      const res = await api.post(`/stepup/challenges/${body.challengeId}/verify`, { code, transaction: { ...PAYMENT, amount: 1 } });
+      expectError(res, 400, 'invalid_request');
+      const verified = await api.verify(body.challengeId, code);
+      expect(verified.status, verified.text).toBe(200);
+      expectRefusal(await api.post('/payments', { ...PAYMENT, amount: 1 }, verified.body.token), { errorClass: 'insufficient_user_authentication', reason: 'transaction_mismatch' });
+      expect((await api.post('/payments', PAYMENT, verified.body.token)).status).toBe(200);
+    });
+
+    it('R-F9 a payment token on the password-reset route → 401 wrong_purpose', async () => {
+      const { api } = ctx();
+      const { token } = await api.stepUp(PAYMENT_START);
+      expectRefusal(await api.post('/password-reset', {}, token, { user: null }), { errorClass: 'insufficient_user_authentication', reason: 'wrong_purpose' });
     });
 
     it('R-B6 a login token on the payment route → 401 wrong_purpose', async () => {
@@ -714,10 +741,10 @@ function definePaymentScenarios(ctx: Context): void {
       for (const res of answers.filter((answer) => answer.status !== 200)) expectError(res, 404, 'challenge_not_found');
     });
 
-    it('R-L1 20 concurrent uses of one payment token → exactly one 200, the rest replayed', async () => {
+    it('R-L1 50 concurrent uses of one payment token → exactly one 200, the rest replayed', async () => {
       const { api } = ctx();
       const { token } = await api.stepUp(PAYMENT_START);
-      const answers = await Promise.all(Array.from({ length: 20 }, () => api.post('/payments', PAYMENT, token)));
+      const answers = await Promise.all(Array.from({ length: 50 }, () => api.post('/payments', PAYMENT, token)));
       expect(answers.filter((res) => res.status === 200)).toHaveLength(1);
       for (const res of answers.filter((answer) => answer.status !== 200)) {
         expectRefusal(res, { errorClass: 'insufficient_user_authentication', reason: 'replayed' });
