@@ -37,16 +37,20 @@ export async function unavailableChannels(config: StepUpConfig, phone: string): 
  * `plan.first`; a failure or a timeout moves on at once. Records which message carried
  * the code, so that webhooks and the fallback timer can find the challenge. Provider
  * errors are not passed on to callers: only their safe messages reach the operator.
+ * A number found not to have WhatsApp adds every WhatsApp channel to `skip`: the rest
+ * of this send passes them over, and the caller's view shows them unavailable.
  */
-export async function deliverCode(config: StepUpConfig, plan: DeliveryPlan, skip: ReadonlySet<string>): Promise<Channel> {
+export async function deliverCode(config: StepUpConfig, plan: DeliveryPlan, skip: Set<string>): Promise<Channel> {
   const { record } = plan;
   const base = { challengeId: record.id, subject: record.subject, purpose: record.purpose, to: record.to };
   const candidates = plan.explicit
     ? [config.channels[plan.first]!]
     : config.channels.slice(plan.first).filter((channel) => !skip.has(channel.name));
   let retryAfter: number | undefined;
-  for (const [index, channel] of candidates.entries()) {
-    if (index > 0) config.emit({ type: 'delivery.fallback', ...base, channel: channel.name, reason: 'delivery_failed' });
+  let tried = 0;
+  for (const channel of candidates) {
+    if (!plan.explicit && skip.has(channel.name)) continue;
+    if (tried++ > 0) config.emit({ type: 'delivery.fallback', ...base, channel: channel.name, reason: 'delivery_failed' });
     const hosted = isHostedChannel(channel);
     const message = outgoing(config, record, plan.phone, hosted ? '' : plan.code);
     const startedAt = Date.now();
@@ -81,6 +85,7 @@ export async function deliverCode(config: StepUpConfig, plan: DeliveryPlan, skip
       }
       if (details?.notOnWhatsApp) {
         await config.store.setFact(factKeys.notOnWhatsApp(config, plan.phone), '1', config.rememberNotOnWhatsAppMs).catch(() => {});
+        for (const other of config.channels) if (other.transport === 'whatsapp') skip.add(other.name);
       }
       if (details?.retryAfter !== undefined) retryAfter = Math.max(retryAfter ?? 0, details.retryAfter);
       config.emit({
