@@ -1,8 +1,11 @@
 /**
  * The HTTP scenario suite (test/http.scenarios.ts) against the Express adapter, on
- * Redis (the contract of `npm test`) and on the memory store.
+ * Redis (the contract of `npm test`) and on the memory store, and the delivery-webhook
+ * scenarios (test/http.webhook-scenarios.ts) on Redis.
  */
 import { buildExpressApp } from './support/http-app.js';
 import { defineHttpScenarios } from './http.scenarios.js';
+import { defineWebhookScenarios } from './http.webhook-scenarios.js';
 
 defineHttpScenarios('express', buildExpressApp);
+defineWebhookScenarios('express', buildExpressApp);

@@ -1,9 +1,12 @@
 /**
  * The HTTP scenario suite (test/http.scenarios.ts) against the Koa adapter, on Redis
  * (the contract of `npm test`) and on the memory store: the same scenarios, unchanged,
- * as test/http.express.test.ts runs on Express.
+ * as test/http.express.test.ts runs on Express; then the delivery-webhook scenarios
+ * (test/http.webhook-scenarios.ts) on Redis.
  */
 import { buildKoaApp } from './support/http-app-koa.js';
 import { defineHttpScenarios } from './http.scenarios.js';
+import { defineWebhookScenarios } from './http.webhook-scenarios.js';
 
 defineHttpScenarios('koa', buildKoaApp);
+defineWebhookScenarios('koa', buildKoaApp);

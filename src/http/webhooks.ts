@@ -95,7 +95,8 @@ function handshake(request: WebhookRequest, verifyToken: string): HttpResponse {
   const query = new URL(request.message.url ?? '/', 'http://webhook').searchParams;
   const challenge = query.get('hub.challenge') ?? '';
   const ok = query.get('hub.mode') === 'subscribe' && safeEqual(query.get('hub.verify_token') ?? '', verifyToken) && HANDSHAKE_CHALLENGE.test(challenge);
-  if (!ok) return { status: 403, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' }, body: 'Forbidden' };
+  // An error like every other (DESIGN §4: JSON `{ error: { code, message } }`); Meta only looks for the 200.
+  if (!ok) return jsonResponse(403, { error: { code: 'forbidden', message: 'The verification request was refused: check hub.mode and hub.verify_token.' } });
   // Echoed only when it is plain token characters: the answer is never a reflection vector.
   return { status: 200, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' }, body: challenge };
 }

@@ -54,7 +54,7 @@ export async function buildKoaApp(options: HarnessOptions): Promise<HttpHarness>
       ctx.body = { error: { code: 'app_error', message: 'The test app failed.' } };
     }
   });
-  app.use(stepUpRouter(stepup, { prefix: '/stepup', resolveSubject: (ctx) => resolveTestSubject(user(ctx)), binding: session, onError: report }));
+  app.use(stepUpRouter(stepup, { prefix: '/stepup', resolveSubject: (ctx) => resolveTestSubject(user(ctx)), binding: session, webhooks: core.webhooks, onError: report }));
   app.use(
     route(
       'POST',

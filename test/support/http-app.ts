@@ -28,7 +28,7 @@ export async function buildExpressApp(options: HarnessOptions): Promise<HttpHarn
   };
 
   const app = express();
-  app.use('/stepup', stepUpRouter(stepup, { resolveSubject: (req) => resolveTestSubject(user(req)), binding: session, onError: report }));
+  app.use('/stepup', stepUpRouter(stepup, { resolveSubject: (req) => resolveTestSubject(user(req)), binding: session, webhooks: core.webhooks, onError: report }));
   app.post(
     '/payments',
     express.json(),

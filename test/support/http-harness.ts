@@ -18,6 +18,11 @@
  *                           challengeEndpoint '/stepup/challenges', subject, binding.
  *   Guarded routes answer 200 { ok: true, stepUp: <claims> } and every guard reports unexpected
  *   errors into `errors`. An unhandled app error answers 500 { error: { code: 'app_error' } }.
+ *
+ * With `channels: 'providers'` or `'twilio-providers'` the channels are the real provider
+ * clients pointed at local fakes (`providers`), still mirrored into `outbox` and `sms`; with
+ * `webhooks: true` the router also mounts `/stepup/webhooks/whatsapp` and `/stepup/webhooks/twilio`
+ * with `core.webhooks` (every adapter passes that option, as is, to its `stepUpRouter`).
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -29,12 +34,18 @@ import {
   MemoryStore,
   OutboxChannel,
   RedisStore,
+  twilioChannel,
+  whatsappCloudChannel,
   type Channel,
   type ChallengeStore,
   type StepUp,
   type StepUpEvent,
 } from '../../src/index.js';
+import type { WebhookOptions } from '../../src/http/webhooks.js';
+import { startFakeTwilio, startFakeWhatsApp, type FakeTwilio, type FakeWhatsApp } from '../../src/testing/index.js';
+import { metaValidators } from './meta-spec.js';
 import { redisUrl } from './redis.js';
+import { createTwilioSpecValidators, type TwilioSpecValidators } from './twilio-spec.js';
 
 export type StoreKind = 'memory' | 'redis';
 
@@ -42,8 +53,32 @@ export interface HarnessOptions {
   store: StoreKind;
   /** For `store: 'redis'`: another server than the suite's shared one (for outage tests). */
   redisUrl?: string;
-  /** `'failing'`: a single channel whose send always rejects (delivery_failed). Default `'outbox'`. */
-  channels?: 'outbox' | 'failing';
+  /**
+   * `'failing'`: a single channel whose send always rejects (delivery_failed). `'providers'`:
+   * `whatsappCloudChannel` (name 'whatsapp') then Twilio SMS ('sms'), the real clients against
+   * `startFakeWhatsApp()` and `startFakeTwilio()`; `'twilio-providers'`: Twilio WhatsApp
+   * ('whatsapp-twilio') then Twilio SMS ('sms'). Provider channels are mirrored into `outbox`
+   * and `sms`, so codes read as with the outboxes. Default `'outbox'`.
+   */
+  channels?: 'outbox' | 'failing' | 'providers' | 'twilio-providers';
+  /** Mount the router's `webhooks` (WEBHOOK_SECRETS, the fake Twilio's auth token). Needs provider channels. */
+  webhooks?: boolean;
+}
+
+/** What the webhooks are configured with: Meta's verify token and app secret, and Twilio's public callback URL. */
+export const WEBHOOK_SECRETS = Object.freeze({
+  verifyToken: 'verify-token-0123456789',
+  appSecret: 'meta-app-secret-0123456789abcdef',
+  /** The public URL Twilio is given as `StatusCallback` and signs; the app sits behind a proxy that forwards it. */
+  twilioUrl: 'https://app.test/stepup/webhooks/twilio',
+});
+
+/** The local provider fakes behind the real channel clients. */
+export interface HarnessProviders {
+  meta: FakeWhatsApp;
+  twilio: FakeTwilio;
+  /** The sender of the Twilio channels (SMS `+E164`; WhatsApp `whatsapp:+E164`). */
+  from: string;
 }
 
 /** What every adapter's test app hands the scenarios. */
@@ -63,6 +98,8 @@ export interface HttpHarness {
   /** Unexpected errors the router and guards reported through `onError`. */
   errors: unknown[];
   events: StepUpEvent[];
+  /** With provider channels: the fakes behind them. */
+  providers?: HarnessProviders;
   /** Constructs the adapter's guard with these options (nothing mounted): for construction-time checks. */
   constructGuard(options: Record<string, unknown>): void;
   close(): Promise<void>;
@@ -136,6 +173,8 @@ export function paymentTransaction(body: unknown): Record<string, string | numbe
 
 export interface HarnessCore extends Omit<HttpHarness, 'server' | 'constructGuard' | 'close'> {
   report: (error: unknown) => void;
+  /** The router's `webhooks` option: undefined unless `webhooks: true`. */
+  webhooks: WebhookOptions | undefined;
   dispose(): Promise<void>;
 }
 
@@ -161,12 +200,16 @@ export async function createHarnessCore(options: HarnessOptions): Promise<Harnes
   }
   const outbox = new OutboxChannel({ name: 'whatsapp', transport: 'whatsapp' });
   const sms = new OutboxChannel({ name: 'sms', transport: 'sms' });
+  const providerChannels = options.channels === 'providers' || options.channels === 'twilio-providers';
+  if (options.webhooks && !providerChannels) throw new Error('webhooks: true needs provider channels (the fake Twilio signs callbacks).');
+  const providers = providerChannels ? await startProviders() : undefined;
+  const channels = options.channels === 'failing' ? [new FailingChannel()] : providers ? providerChannelsOf(providers, options.channels === 'twilio-providers', outbox, sms) : [outbox, sms];
   const tokens = { issuer: 'https://app.test', audience: 'https://app.test/api', secret: randomBytes(32), keyId: 'stepup-1', type: 'stepup+jwt' };
   const errors: unknown[] = [];
   const events: StepUpEvent[] = [];
   const stepup = createStepUp({
     store,
-    channels: options.channels === 'failing' ? [new FailingChannel()] : [outbox, sms],
+    channels,
     tokens: { issuer: tokens.issuer, audience: tokens.audience, secret: tokens.secret, keyId: tokens.keyId },
     pepper: randomBytes(32),
     clock: clock.now,
@@ -182,11 +225,41 @@ export async function createHarnessCore(options: HarnessOptions): Promise<Harnes
     tokens,
     errors,
     events,
+    ...(providers ? { providers } : {}),
+    webhooks: options.webhooks && providers
+      ? {
+          whatsapp: { verifyToken: WEBHOOK_SECRETS.verifyToken, appSecret: WEBHOOK_SECRETS.appSecret },
+          twilio: { authToken: providers.twilio.authToken, url: WEBHOOK_SECRETS.twilioUrl },
+        }
+      : undefined,
     report: (error) => errors.push(error),
     dispose: async () => {
+      stepup.close();
       redis?.disconnect();
+      await providers?.meta.close();
+      await providers?.twilio.close();
     },
   };
+}
+
+let twilioValidators: TwilioSpecValidators | undefined;
+
+/** The two fakes, each checking requests and answers against its provider's published spec. */
+async function startProviders(): Promise<HarnessProviders> {
+  twilioValidators ??= createTwilioSpecValidators();
+  const meta = await startFakeWhatsApp({ validate: metaValidators().fake });
+  const twilio = await startFakeTwilio({ validate: twilioValidators.validate });
+  return { meta, twilio, from: '+15017122661' };
+}
+
+/** The real clients, mirrored into the outboxes so that `outbox`/`sms` show what they sent (codes included). */
+function providerChannelsOf(providers: HarnessProviders, twilioWhatsApp: boolean, outbox: OutboxChannel, sms: OutboxChannel): Channel[] {
+  const { meta, twilio, from } = providers;
+  const account = { accountSid: twilio.accountSid, authToken: twilio.authToken, baseUrl: twilio.baseUrl, statusCallback: WEBHOOK_SECRETS.twilioUrl };
+  const first = twilioWhatsApp
+    ? twilioChannel({ kind: 'whatsapp', ...account, from: `whatsapp:${from}`, contentSid: `HX${'0'.repeat(31)}1` })
+    : whatsappCloudChannel({ phoneNumberId: meta.phoneNumberId, accessToken: meta.accessToken, baseUrl: meta.baseUrl, template: { name: 'login_code', language: 'en_US' } });
+  return [outbox.mirror(first), sms.mirror(twilioChannel({ kind: 'sms', ...account, from }))];
 }
 
 export async function listen(server: Server): Promise<void> {
