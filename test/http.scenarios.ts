@@ -667,6 +667,7 @@ function definePaymentScenarios(ctx: Context): void {
         { ...PAYMENT, amount: '1255.00' },
         { ...PAYMENT, payee: 'ES9121000418450200051333' },
         { ...PAYMENT, currency: 'USD' },
+        { ...PAYMENT, reference: 'INV-1' },
         { amount: PAYMENT.amount, currency: 'EUR' },
         { ...PAYMENT, amount: 'not an amount' },
       ];

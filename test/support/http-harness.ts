@@ -8,8 +8,8 @@
  *
  *   /stepup/...             stepUpRouter: resolveSubject from `X-Test-User` (see USERS),
  *                           binding from `X-Test-Session`, onError into `errors`.
- *   POST /payments          JSON body { amount, currency, payee }; requireStepUp({ purpose: 'payment',
- *                           maxAge: '5m', subject, binding, transaction: those three body fields,
+ *   POST /payments          JSON body { amount, currency, payee, ...extra }; requireStepUp({ purpose: 'payment',
+ *                           maxAge: '5m', subject, binding, transaction: the body's string and number fields,
  *                           oneTime: true }); answers 200 { ok: true, stepUp: <claims> }.
  *   GET  /account/secure    purpose 'login', maxAge '5m', acrValues [ACR_WHATSAPP], subject, binding.
  *   GET  /account/profile   purpose 'login', maxAge '5m' only, subject, binding.
@@ -160,12 +160,11 @@ export function guardSubject(user: string | undefined): string | undefined {
   return resolveTestSubject(user)?.id;
 }
 
-/** The transaction a payment guard reads: the three fields, from the parsed body. */
+/** The transaction a payment guard reads: every string or number field of the parsed body (extra fields too). */
 export function paymentTransaction(body: unknown): Record<string, string | number> {
   const source = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const transaction: Record<string, string | number> = {};
-  for (const key of ['amount', 'currency', 'payee']) {
-    const value = source[key];
+  for (const [key, value] of Object.entries(source)) {
     if (typeof value === 'string' || typeof value === 'number') transaction[key] = value;
   }
   return transaction;
