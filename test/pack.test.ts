@@ -141,6 +141,40 @@ const KOA_PROBE = (load: string) => `
   console.log(JSON.stringify({ started: started.status, guarded: guarded.status, challenge: (guarded.headers.get('www-authenticate') ?? '').split(' ')[0] }));
 `;
 
+// `whatsapp-stepup/testing` from the tarball: the fake WhatsApp starts, and its lastCode
+// helper reads the code that whatsappCloudChannel (root entry, same module format) sent.
+const TESTING_EXPORTS = ['startFakeWhatsApp', 'startFakeTwilio', 'startFakeMessageCentral', 'signMetaWebhook'];
+const TESTING_PROBE = (load: (specifier: string) => string) => `
+  import { createRequire } from 'node:module';
+  const require = createRequire(import.meta.url);
+  const testing = ${load('whatsapp-stepup/testing')};
+  const root = ${load('whatsapp-stepup')};
+  const fake = await testing.startFakeWhatsApp();
+  try {
+    const whatsapp = root.whatsappCloudChannel({
+      phoneNumberId: fake.phoneNumberId, accessToken: fake.accessToken, baseUrl: fake.baseUrl,
+      template: { name: 'login_code', language: { '*': 'en_US' } },
+    });
+    const stepup = root.createStepUp({
+      store: new root.MemoryStore(), channels: [whatsapp], pepper: 'p'.repeat(32),
+      tokens: { issuer: 'https://a.example', audience: 'https://a.example', secret: 's'.repeat(32) },
+    });
+    const view = await stepup.start({ subject: 'u1', phone: '+34612345678', purpose: 'login' });
+    const code = fake.lastCode('+34612345678');
+    const { claims } = await stepup.verify(view.challengeId, code, { subject: 'u1' });
+    console.log(JSON.stringify({
+      exports: Object.fromEntries(${JSON.stringify(TESTING_EXPORTS)}.map((n) => [n, typeof testing[n]])),
+      baseUrl: /^http:\\/\\/127\\.0\\.0\\.1:\\d+$/.test(fake.baseUrl),
+      code: /^\\d{6}$/.test(code ?? ''),
+      sent: fake.requests.filter((r) => r.code === code).length,
+      channel: view.channel,
+      chn: claims.chn,
+    }));
+  } finally {
+    await fake.close();
+  }
+`;
+
 const allFunctions = (names: string[]): Record<string, string> =>
   Object.fromEntries(names.map((name) => [name, 'function']));
 
@@ -204,6 +238,16 @@ describe('packed tarball', () => {
     it(`serves the Koa router and guard in a real Koa app (${format})`, () => {
       const result = JSON.parse(run(process.execPath, ['--input-type=module', '-e', KOA_PROBE(load)], consumer).trim().split('\n').pop() ?? '{}');
       expect(result).toEqual({ started: 201, guarded: 401, challenge: 'Bearer' });
+    });
+  }
+
+  for (const [format, load] of [
+    ['ESM import', (specifier: string) => `await import('${specifier}')`],
+    ['CommonJS require', (specifier: string) => `require('${specifier}')`],
+  ] as const) {
+    it(`loads whatsapp-stepup/testing, whose fake WhatsApp reads the code whatsappCloudChannel sent (${format})`, () => {
+      const result = JSON.parse(run(process.execPath, ['--input-type=module', '-e', TESTING_PROBE(load)], consumer).trim().split('\n').pop() ?? '{}');
+      expect(result).toEqual({ exports: allFunctions(TESTING_EXPORTS), baseUrl: true, code: true, sent: 1, channel: 'whatsapp', chn: 'whatsapp' });
     });
   }
 

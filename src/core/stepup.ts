@@ -1,5 +1,5 @@
 import { digestCode, generateCode, hashBinding, isRandomId, openSealed, randomId, safeEqual, sealText } from './codes.js';
-import { isHostedChannel } from '../channels/channel.js';
+import { isHostedChannel, type HostedVerdict } from '../channels/channel.js';
 import { checkToken } from './check-token.js';
 import { deliverCode, unavailableChannels } from './delivery.js';
 import { handleDeliveryStatus, runDueFallbacks, startFallbackWorker, type DeliveryStatusReport, type DeliveryStatusResult } from './fallback.js';
@@ -225,21 +225,26 @@ async function verifyCode(config: StepUpConfig, challengeId: string, owner: Chal
   if (begun.status !== 'check') return begun;
   const record = begun.record;
   const ours = record.digest.split(' ').some((stored) => stored !== '' && digests.some((digest) => safeEqual(digest, stored)));
-  let approved = ours;
-  if (!ours && /^\d{4,10}$/.test(submitted)) {
+  if (ours) return config.store.finishHostedCheck(challengeId, true);
+  const verdicts: HostedVerdict[] = [];
+  if (/^\d{4,10}$/.test(submitted)) {
     for (const entry of record.hostedIds.split(' ').filter(Boolean)) {
       const [name, verificationId] = entry.split('=') as [string, string];
       const channel = hostedChannels.find((candidate) => candidate.name === name);
       if (!channel || !verificationId) continue;
       const verdict = await channel.check(verificationId, submitted, AbortSignal.timeout(config.sendTimeoutMs)).catch(() => 'unavailable' as const);
       if (verdict === 'unavailable') throw stepUpError('delivery_failed', {}, 'The code could not be checked right now. Try again shortly.');
-      if (verdict === 'approved') {
-        approved = true;
-        break;
-      }
+      if (verdict === 'approved') return config.store.finishHostedCheck(challengeId, true);
+      verdicts.push(verdict);
     }
   }
-  return config.store.finishHostedCheck(challengeId, approved);
+  // The reserved attempt is already counted. When the provider no longer takes the code at all
+  // (expired, or already verified: a concurrent verify is consuming this challenge), stop here:
+  // counting it as a wrong code could lock the challenge under the verify that won.
+  if (verdicts.length > 0 && verdicts.every((verdict) => verdict === 'expired' || verdict === 'already_verified')) {
+    return verdicts.includes('expired') ? { status: 'expired' } : { status: 'not_found' };
+  }
+  return config.store.finishHostedCheck(challengeId, false);
 }
 
 function view(config: StepUpConfig, record: ChallengeRecord, unavailable: ReadonlySet<string>): ChallengeView {

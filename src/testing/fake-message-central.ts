@@ -42,6 +42,8 @@ export interface FakeMessageCentral {
   requests: FakeMessageCentralRequest[];
   /** The code of the newest verification sent to `to` (E.164), if any. */
   lastCode(to: string): string | undefined;
+  /** The id of the newest verification sent to `to` (E.164), if any: what `expire` takes. */
+  lastVerificationId(to: string): string | undefined;
   /** The next request to `path` (after the token check) answers `responseCode` (in `status` for tokens) instead. Queued. */
   respondNext(path: 'send' | 'validate' | 'token', answer: { responseCode: number; httpStatus?: number }): void;
   /** The tokens issued so far answer 401 from now on, as expired ones would: the next call sees one 401. */
@@ -198,21 +200,24 @@ export async function startFakeMessageCentral(options: FakeMessageCentralOptions
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
+  const newest = (to: string): Verification | undefined => {
+    let number: string;
+    try {
+      const parsed = parsePhoneNumber(to);
+      number = `+${parsed.countryCallingCode}${parsed.nationalNumber}`;
+    } catch {
+      return undefined;
+    }
+    return [...verifications.values()].reverse().find((verification) => verification.number === number);
+  };
+
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     customerId,
     password,
     requests,
-    lastCode(to) {
-      let number: string;
-      try {
-        const parsed = parsePhoneNumber(to);
-        number = `+${parsed.countryCallingCode}${parsed.nationalNumber}`;
-      } catch {
-        return undefined;
-      }
-      return [...verifications.values()].reverse().find((verification) => verification.number === number)?.code;
-    },
+    lastCode: (to) => newest(to)?.code,
+    lastVerificationId: (to) => newest(to)?.id,
     respondNext(path, reply) {
       forced[path].push({ ...reply });
     },
