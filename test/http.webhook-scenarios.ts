@@ -396,13 +396,9 @@ function defineTwilioStatusCallbacks(setup: SetupFn): void {
     expect(providers.meta.requests).toHaveLength(0);
   });
 
-  // KNOWN CORE BUG (src/core/stepup.ts `sendAgain`, reached from fallback.ts `fallBack`): the store's
-  // reserveResend replaces the code's digest and counts a send BEFORE sendAgain finds there is no next
-  // channel and throws delivery_failed, so a `failed` for the last channel leaves a code that was never
-  // sent, the one the SMS carried (carriers do report `undelivered` for messages that arrive) no longer
-  // verifies, and a send is used up. `it.fails` keeps this visible: once sendAgain checks for a next
-  // channel before reserving, this fails and `.fails` must be removed.
-  it.fails('after a `failed` for the last channel the code that channel carried still verifies, and no send is used up', async () => {
+  // Carriers do report `undelivered` for messages that arrive: with no channel left, the code that
+  // went out must stay the live one, and no send is counted.
+  it('after a `failed` for the last channel the code that channel carried still verifies, and no send is used up', async () => {
     const { api, providers } = await setup();
     const challengeId = await startChallenge(api, { purpose: 'login', channel: 'sms' });
     const { params, signature } = twilioCallback(providers, providers.twilio.messages[0]!.sid, 'undelivered', 30003);

@@ -134,6 +134,11 @@ export async function sendAgain(
   owner: ChallengeOwner,
   how: { requested?: number | undefined; after?: string; ip?: string | undefined },
 ): Promise<ChallengeView> {
+  if (how.after !== undefined) {
+    // Before reserving: a fallback with no channel left must not replace the code that went out, nor count a send.
+    const failed = config.channels.findIndex((channel) => channel.name === how.after);
+    if (failed === -1 || failed + 1 >= config.channels.length) throw stepUpError('delivery_failed');
+  }
   const code = generateCode(config.codeLength);
   const digest = digestCode(config.peppers[0]!, challengeId, code);
   const outcome = await config.store.reserveResend(challengeId, owner, { digest, cooldownMs: config.sendCooldownMs, keepEarlier: config.keepEarlierCodes });
