@@ -157,14 +157,16 @@ describe.each(['redis', 'memory'] as const)('test numbers on the %s store', (kin
     expect(harness.events.filter((event) => event.challengeId === real.challengeId && event.testNumber !== undefined)).toEqual([]);
   });
 
-  // Known gap, reported: a wrong code on a test number emits verify.failed (and challenge.locked)
-  // without `testNumber: true`, because the store's failure outcome carries no record. This
-  // expectation states the README's "every use"; flip `it.fails` to `it` once that is fixed.
-  it.fails('a failed verify on a test number is marked testNumber: true as well', async () => {
+  it('a failed verify and the lock on a test number are marked testNumber: true as well', async () => {
     const harness = setup();
     const view = await start(harness);
     await rejection(harness.stepup.verify(view.challengeId, '000000', { subject: SUBJECT }));
-    expect(harness.events.at(-1)).toMatchObject({ type: 'verify.failed', testNumber: true });
+    expect(harness.events.at(-1)).toMatchObject({ type: 'verify.failed', reason: 'invalid_code', testNumber: true });
+    for (let i = 0; i < 4; i++) await rejection(harness.stepup.verify(view.challengeId, '000000', { subject: SUBJECT }));
+    expect(harness.events.slice(-2)).toMatchObject([
+      { type: 'verify.failed', reason: 'too_many_attempts', testNumber: true },
+      { type: 'challenge.locked', testNumber: true },
+    ]);
   });
 });
 

@@ -165,6 +165,9 @@ export async function sendAgain(
   return view(config, { ...record, channel: used.name, transport: used.transport }, skip);
 }
 
+/** Events about a test number's challenge say so (they are not a real user's). */
+const testMark = (outcome: { testNumber?: boolean }) => (outcome.testNumber ? { testNumber: true } : {});
+
 async function verify(config: StepUpConfig, challengeId: string, code: unknown, input: VerifyInput): Promise<VerifyResult> {
   if (!input || typeof input !== 'object') throw stepUpError('invalid_request');
   const owner = ownerOf(config, input);
@@ -178,12 +181,12 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
   const digests = config.peppers.map((keys) => digestCode(keys, challengeId, submitted));
   const outcome = await verifyCode(config, challengeId, owner, digests, submitted);
   if (outcome.status === 'invalid') {
-    config.emit({ type: 'verify.failed', ...base, reason: 'invalid_code', attemptsLeft: outcome.attemptsLeft });
+    config.emit({ type: 'verify.failed', ...base, reason: 'invalid_code', attemptsLeft: outcome.attemptsLeft, ...testMark(outcome) });
     throw stepUpError('invalid_code', { attemptsLeft: outcome.attemptsLeft });
   }
   if (outcome.status === 'locked_now') {
-    config.emit({ type: 'verify.failed', ...base, reason: 'too_many_attempts', attemptsLeft: 0 });
-    config.emit({ type: 'challenge.locked', ...base, reason: 'too_many_attempts' });
+    config.emit({ type: 'verify.failed', ...base, reason: 'too_many_attempts', attemptsLeft: 0, ...testMark(outcome) });
+    config.emit({ type: 'challenge.locked', ...base, reason: 'too_many_attempts', ...testMark(outcome) });
     throw stepUpError('too_many_attempts');
   }
   if (outcome.status !== 'ok') {

@@ -186,12 +186,13 @@ export class MemoryStore implements ChallengeStore {
   }
 
   #afterFailure(record: ChallengeRecord): VerifyOutcome {
+    const testMark = record.testNumber ? { testNumber: true } : {};
     if (record.attempts >= record.maxAttempts) {
       record.locked = true;
       record.digest = '';
-      return { status: 'locked_now' };
+      return { status: 'locked_now', ...testMark };
     }
-    return { status: 'invalid', attemptsLeft: record.maxAttempts - record.attempts };
+    return { status: 'invalid', attemptsLeft: record.maxAttempts - record.attempts, ...testMark };
   }
 
   #live<T>(map: Map<string, Entry<T>>, key: string): T | undefined {

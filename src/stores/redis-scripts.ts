@@ -40,10 +40,10 @@ local function count_failure()
   local attempts = tonumber(r.att) + 1
   if attempts >= tonumber(r.max) then
     redis.call('HSET', KEYS[1], 'att', attempts, 'lck', '1', 'dig', '')
-    return {'locked_now'}
+    return {'locked_now', r.tst}
   end
   redis.call('HSET', KEYS[1], 'att', attempts)
-  return {'invalid', tostring(tonumber(r.max) - attempts)}
+  return {'invalid', tostring(tonumber(r.max) - attempts), r.tst}
 end
 `;
 
@@ -86,9 +86,9 @@ end
 local attempts = tonumber(r.att)
 if attempts >= tonumber(r.max) then
   redis.call('HSET', KEYS[1], 'lck', '1', 'dig', '')
-  return {'locked_now'}
+  return {'locked_now', r.tst}
 end
-return {'invalid', tostring(tonumber(r.max) - attempts)}
+return {'invalid', tostring(tonumber(r.max) - attempts), r.tst}
 `;
 
 /**

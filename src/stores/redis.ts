@@ -257,14 +257,16 @@ export class RedisStore implements ChallengeStore {
   }
 }
 
+const testMark = (flag: string | undefined) => (flag === '1' ? { testNumber: true } : {});
+
 function verifyOutcome([status, ...rest]: string[]): VerifyOutcome {
   switch (status) {
     case 'ok':
       return { status, record: parseRecord(rest) };
     case 'invalid':
-      return { status, attemptsLeft: Number(rest[0]) };
+      return { status, attemptsLeft: Number(rest[0]), ...testMark(rest[1]) };
     case 'locked_now':
-      return { status };
+      return { status, ...testMark(rest[0]) };
     default:
       return closed(status);
   }

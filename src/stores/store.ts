@@ -66,9 +66,10 @@ export type ClosedChallenge = { status: 'not_found' } | { status: 'expired' } | 
 
 export type VerifyOutcome =
   | { status: 'ok'; record: ChallengeRecord }
-  | { status: 'invalid'; attemptsLeft: number }
+  /** `testNumber`: the challenge is for a configured test number (its events say so). */
+  | { status: 'invalid'; attemptsLeft: number; testNumber?: boolean }
   /** This failure used the last attempt; the challenge is locked. */
-  | { status: 'locked_now' }
+  | { status: 'locked_now'; testNumber?: boolean }
   | ClosedChallenge;
 
 export type HostedCheckOutcome = { status: 'check'; record: ChallengeRecord } | ClosedChallenge;
