@@ -31,6 +31,16 @@ for (const variant of variants) {
       expect(codes).toEqual(Array(49).fill('challenge_not_found'));
     });
 
+    it('cancel ends a challenge: its code and resends are challenge_not_found; unknown or malformed ids are a no-op', async () => {
+      const harness = harnessFor();
+      const { challengeId, code } = await startChallenge(harness, { purpose: 'password-reset' });
+      await harness.stepup.cancel(challengeId);
+      expect((await rejection(harness.stepup.verify(challengeId, code, { subject: SUBJECT }))).code).toBe('challenge_not_found');
+      expect((await rejection(harness.stepup.resend(challengeId, { subject: SUBJECT }))).code).toBe('challenge_not_found');
+      await harness.stepup.cancel(challengeId);
+      await harness.stepup.cancel('not an id');
+    });
+
     it('R-C3 a consumed code cannot be used again', async () => {
       const harness = harnessFor();
       const { challengeId, code } = await issueToken(harness);

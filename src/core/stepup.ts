@@ -25,6 +25,12 @@ export interface StepUp {
   checkToken(token: unknown, input: CheckTokenInput): Promise<StepUpClaims>;
   /** The policy of a configured purpose, for adapters that validate their own options. */
   purpose(name: string): Readonly<ResolvedPurpose> | undefined;
+  /**
+   * Ends a challenge now, whatever its state: its codes stop working. For example every
+   * outstanding password-reset challenge of an account once its password was reset.
+   * Resolves also when the challenge no longer exists.
+   */
+  cancel(challengeId: string): Promise<void>;
   /** Applies a provider's delivery status (from a webhook); a first `failed` sends by the next channel. */
   handleDeliveryStatus(report: DeliveryStatusReport): Promise<DeliveryStatusResult>;
   /** Falls back for sends whose `sends.fallbackAfter` passed without `delivered`; a timer calls it when that option is set. */
@@ -59,6 +65,9 @@ export function createStepUp(options: StepUpOptions): StepUp {
     verify: (challengeId: string, code: unknown, input: VerifyInput) => verify(config, challengeId, code, input),
     checkToken: (token: unknown, input: CheckTokenInput) => checkToken(config, token, input),
     purpose: (name: string) => config.purposes.get(name),
+    cancel: async (challengeId: string) => {
+      if (isRandomId(challengeId)) await config.store.delete(challengeId);
+    },
     handleDeliveryStatus: (report: DeliveryStatusReport) => handleDeliveryStatus(config, report),
     runDueFallbacks: () => runDueFallbacks(config),
     close: stopWorker,
