@@ -4,9 +4,17 @@
  * `webOtpDomain`, the origin-bound one-time-code line that browsers and Android read.
  * Checked through the service (what the outbox received) and on renderMessage itself.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderMessage } from '../src/core/messages.js';
-import { makeStepUp, PHONE, SUBJECT } from './core.fixtures.js';
+import { fakeClock, makeStepUp, PHONE, redisFixture, SUBJECT, type RedisFixture } from './core.fixtures.js';
+
+let redis: RedisFixture;
+beforeAll(async () => {
+  redis = await redisFixture('messages');
+});
+afterAll(async () => {
+  await redis.close();
+});
 
 const base = { brand: 'Acme', purpose: 'login', code: '123456', ttlSeconds: 300, locale: 'en', webOtpDomain: undefined };
 
@@ -93,5 +101,27 @@ describe('message text', () => {
     expect(text).not.toMatch(/[\u202e\u200f]/);
     const long = renderMessage({ ...payment, transaction: { amount: '5.00', currency: 'EUR', payee: 'A'.repeat(100) } });
     expect(long).toContain(`to ${'A'.repeat(59)}….`);
+  });
+
+  describe.each(['memory', 'redis'] as const)('R-F6 payment messages from the %s store', (kind) => {
+    it('state the stored payment on the first send and on a resend, in the challenge locale; the store holds it sealed', async () => {
+      const clock = fakeClock();
+      const h = makeStepUp({ clock, ...(kind === 'redis' ? { store: redis.store } : {}) });
+      // Spanish groups thousands from five digits on (CLDR): 1234,50 but 12.345,00.
+      const transaction = { amount: 1234.5, currency: 'eur', payee: 'Electricity Co', reference: 'INV-7' };
+      const view = await h.stepup.start({ subject: SUBJECT, phone: PHONE, purpose: 'payment', transaction, locale: 'es' });
+      const first = h.outbox.messages().find((m) => m.challengeId === view.challengeId)!;
+      expect(first.text).toBe(`Your app: código ${first.code} para pagar 1234,50 EUR a Electricity Co. Caduca en 5 minutos. No lo compartas con nadie.`);
+      clock.advance(61_000);
+      await h.stepup.resend(view.challengeId, { subject: SUBJECT });
+      const again = h.outbox.messages().filter((m) => m.challengeId === view.challengeId).at(-1)!;
+      expect(again.code).not.toBe(first.code);
+      expect(again.text).toContain(`código ${again.code} para pagar 1234,50 EUR a Electricity Co.`);
+      if (kind === 'redis') {
+        const values = async (key: string) => ((await redis.client.type(key)) === 'hash' ? redis.client.hgetall(key) : redis.client.dump(key));
+        const dump = JSON.stringify(await Promise.all((await redis.keys()).map(values)));
+        for (const secret of ['Electricity', '1234', 'INV-7']) expect(dump).not.toContain(secret);
+      }
+    });
   });
 });

@@ -36,6 +36,7 @@ function challengeRecord(overrides: Partial<ChallengeRecord> = {}): ChallengeRec
     sentAt: 0,
     deliveryStatus: '',
     sealedPhone: 'p1.iv.sealed.tag',
+    sealedPayment: '',
     to: '+34 •••••••78',
     locale: 'pt-BR',
     otherFactors: 'pwd',

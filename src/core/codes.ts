@@ -62,24 +62,25 @@ export function safeEqual(a: string, b: string): boolean {
 /**
  * AES-256-GCM sealing of the phone number kept in a challenge for resends, so that a
  * reader of Redis sees no number. Format: `pepperId.iv.ciphertext.tag`, base64url parts;
- * the challenge id is authenticated data, so a sealed number cannot move to another challenge.
+ * the challenge id is authenticated data, so a sealed number cannot move to another challenge;
+ * a `label` (such as `#payment`) keeps texts of different kinds from standing in for each other.
  */
-export function sealText(keys: PepperKeys, challengeId: string, text: string): string {
+export function sealText(keys: PepperKeys, challengeId: string, text: string, label = ''): string {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', keys.seal, iv);
-  cipher.setAAD(Buffer.from(challengeId));
+  cipher.setAAD(Buffer.from(challengeId + label));
   const sealed = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
   return [keys.id, iv.toString('base64url'), sealed.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
 }
 
 /** The inverse of {@link sealText}; undefined when no configured pepper opens it. */
-export function openSealed(peppers: readonly PepperKeys[], challengeId: string, sealed: string): string | undefined {
+export function openSealed(peppers: readonly PepperKeys[], challengeId: string, sealed: string, label = ''): string | undefined {
   const [id, iv, data, tag] = sealed.split('.');
   const keys = peppers.find((candidate) => candidate.id === id);
   if (!keys || !iv || data === undefined || !tag) return undefined;
   try {
     const decipher = createDecipheriv('aes-256-gcm', keys.seal, Buffer.from(iv, 'base64url'));
-    decipher.setAAD(Buffer.from(challengeId));
+    decipher.setAAD(Buffer.from(challengeId + label));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8');
   } catch {

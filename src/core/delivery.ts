@@ -1,7 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { ChannelError, isHostedChannel, type Channel, type OutgoingMessage } from '../channels/channel.js';
 import { isStepUpError, stepUpError } from './errors.js';
-import { renderMessage } from './messages.js';
+import { openSealed, sealText, type PepperKeys } from './codes.js';
+import { renderMessage, type PaymentSummary } from './messages.js';
+import type { Transaction } from './types.js';
 import type { StepUpConfig } from './options.js';
 import type { ChallengeRecord } from '../stores/store.js';
 
@@ -106,9 +108,28 @@ function hasNext(config: StepUpConfig, channel: Channel, skip: ReadonlySet<strin
   return config.channels.slice(config.channels.indexOf(channel) + 1).some((next) => !skip.has(next.name));
 }
 
+const PAYMENT_LABEL = '#payment';
+
+/** What a payment message states, sealed like the number: a reader of the store sees no amount or payee. */
+export function sealPayment(keys: PepperKeys, challengeId: string, transaction: Transaction | undefined): string {
+  const { amount, currency, payee } = transaction ?? {};
+  if (typeof amount !== 'string' || typeof currency !== 'string') return '';
+  const summary: PaymentSummary = { amount, currency, ...(typeof payee === 'string' ? { payee } : {}) };
+  return sealText(keys, challengeId, JSON.stringify(summary), PAYMENT_LABEL);
+}
+
+function openPayment(config: StepUpConfig, record: ChallengeRecord): PaymentSummary | undefined {
+  if (!record.sealedPayment) return undefined;
+  const text = openSealed(config.peppers, record.id, record.sealedPayment, PAYMENT_LABEL);
+  return text === undefined ? undefined : (JSON.parse(text) as PaymentSummary);
+}
+
 function outgoing(config: StepUpConfig, record: ChallengeRecord, to: string, code: string): OutgoingMessage {
   const ttlSeconds = Math.max(1, Math.round((record.expiresAt - config.clock()) / 1000));
-  const text = code === '' ? '' : renderMessage({ brand: config.brand, purpose: record.purpose, code, ttlSeconds, locale: record.locale, webOtpDomain: config.webOtpDomain });
+  const text = code === '' ? '' : renderMessage({
+    brand: config.brand, purpose: record.purpose, code, ttlSeconds, locale: record.locale, webOtpDomain: config.webOtpDomain,
+    transaction: openPayment(config, record),
+  });
   return { to, code, text, purpose: record.purpose, locale: record.locale, challengeId: record.id, ttlSeconds };
 }
 

@@ -7,7 +7,8 @@ import { stepUpError } from './errors.js';
 import { resolveOptions, type ResolvedPurpose, type StepUpConfig } from './options.js';
 import { normalizePhone } from './phone.js';
 import { newTokenId, signToken } from './tokens.js';
-import { hashTransaction } from './transaction.js';
+import { hashTransaction, normalizeTransaction } from './transaction.js';
+import { sealPayment } from './delivery.js';
 import { type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type VerifyOutcome } from '../stores/store.js';
 import type {
   ChallengeView, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, VerifyInput, VerifyResult,
@@ -82,7 +83,8 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   if (policy.requireTransaction && input.transaction === undefined) {
     throw stepUpError('invalid_request', {}, 'This purpose needs the transaction to approve.');
   }
-  const txn = input.transaction === undefined ? '' : hashTransaction(input.transaction);
+  const transaction = input.transaction === undefined ? undefined : normalizeTransaction(input.transaction);
+  const txn = transaction === undefined ? '' : hashTransaction(transaction);
   const phone = normalizePhone(input.phone, config.phone);
   const locale = optionalText(input.locale, /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'locale') ?? 'en';
   const binding = optionalText(input.binding, /^[\s\S]{1,1024}$/, 'binding');
@@ -104,6 +106,7 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
     createdAt: now, expiresAt: now + config.codeTtlMs, nextSendAt: now + config.sendCooldownMs,
     messageId: '', sentAt: 0, deliveryStatus: '',
     sealedPhone: sealText(pepper, id, phone.e164), to: phone.masked,
+    sealedPayment: sealPayment(pepper, id, transaction),
     otherFactors: otherFactors.join(','), testNumber: fixedCode !== undefined, locked: false,
   };
   const event = { challengeId: id, subject, purpose: policy.name, to: phone.masked, ip: input.ip };

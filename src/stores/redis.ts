@@ -69,6 +69,7 @@ const FIELDS = {
   sentAt: 'sat',
   deliveryStatus: 'dst',
   sealedPhone: 'phn',
+  sealedPayment: 'pay',
   to: 'to',
   locale: 'loc',
   otherFactors: 'ofa',

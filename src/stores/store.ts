@@ -33,6 +33,8 @@ export interface ChallengeRecord {
   deliveryStatus: string;
   /** AES-GCM sealed E.164 number. */
   sealedPhone: string;
+  /** AES-GCM sealed `{ amount, currency, payee }` that payment messages state, or '' when none. */
+  sealedPayment: string;
   /** Masked number, for views and events. */
   to: string;
   locale: string;
