@@ -4,7 +4,7 @@
  * payee }, and is executed at most once.
  */
 import { randomBytes } from 'node:crypto';
-import type { ChallengeView, StepUp, Transaction } from '../../src/index.js';
+import { hashTransaction, type ChallengeView, type StepUp, type StepUpClaims, type Transaction } from '../../src/index.js';
 import * as views from './views.js';
 
 export interface Payment {
@@ -55,10 +55,11 @@ export class PaymentBook {
   /**
    * The app's own final gate, run by the guard's `onExecute` after the token's one-time check:
    * a conditional update (in a database: UPDATE payments SET status = 'executed' WHERE id = ?
-   * AND status = 'pending'). `false` refuses a second execution even with another valid token.
+   * AND status = 'pending' AND txn = ?). `false` refuses a second execution even with another
+   * valid token, and a record changed since the guard read it (R-F3: no check-to-use gap).
    */
-  execute(payment: Payment): boolean {
-    if (payment.status !== 'pending') return false;
+  execute(payment: Payment, claims: StepUpClaims): boolean {
+    if (payment.status !== 'pending' || hashTransaction(transactionOf(payment)) !== claims.txn) return false;
     Object.assign(payment, { status: 'executed', executedAt: new Date().toISOString() });
     return true;
   }

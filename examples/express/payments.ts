@@ -63,7 +63,7 @@ export function paymentRoutes(stepup: StepUp): express.Router {
       transaction: (req) => transactionOf(ownPayment(req)!),
       oneTime: true,
       // The app's own final gate, after the token's one-time check (see PaymentBook#execute).
-      onExecute: (_claims, req) => payments.execute(ownPayment(req)!),
+      onExecute: (claims, req) => payments.execute(ownPayment(req)!, claims),
     }),
     (req, res) => {
       res.set('Cache-Control', 'no-store').json({ status: 'executed', receipt: `/payments/${ownPayment(req)!.id}` });

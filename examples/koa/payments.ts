@@ -68,7 +68,7 @@ export function paymentRoutes(stepup: StepUp): { stepUpRoutes: Middleware; route
       transaction: (ctx) => transactionOf(ownPayment(ctx)!),
       oneTime: true,
       // The app's own final gate, after the token's one-time check (see PaymentBook#execute).
-      onExecute: (_claims, ctx) => payments.execute(ownPayment(ctx)!),
+      onExecute: (claims, ctx) => payments.execute(ownPayment(ctx)!, claims),
     }),
     (ctx) => {
       ctx.set('Cache-Control', 'no-store');
