@@ -71,6 +71,15 @@ describe('R-B10 transaction binding', () => {
     }
   });
 
+  it('R-F10 a transaction altered after the challenge emits one token.rejected event with reason transaction_mismatch', async () => {
+    const harness = makeStepUp();
+    const { token, challengeId } = await issueToken(harness, { purpose: 'payment' });
+    await expectRefused(harness.stepup.checkToken(token, { purpose: 'payment', subject: SUBJECT, transaction: { ...PAYMENT, payee: 'Mallory' } }), 'transaction_mismatch');
+    const tampered = harness.events.filter((event) => event.type === 'token.rejected');
+    expect(tampered).toEqual([expect.objectContaining({ reason: 'transaction_mismatch', purpose: 'payment', subject: SUBJECT, challengeId })]);
+    expect(JSON.stringify(tampered)).not.toContain('Mallory');
+  });
+
   it('R-B10 a transaction that cannot be canonicalized is a mismatch, not a crash', async () => {
     const harness = makeStepUp();
     const { token } = await issueToken(harness, { purpose: 'payment' });
