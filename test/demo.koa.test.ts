@@ -96,6 +96,25 @@ describe('Koa demo', () => {
     expect((await agent.get(paymentPath)).text).toContain('Payment sent');
   });
 
+  it('R-H2 a payment token dies with its session: after logout and a new sign-in it is wrong_session', async () => {
+    const agent = await signIn();
+    const created = await agent.post('/pay').type('form').send({ amount: '5.00', currency: 'EUR', payee: 'Bakery' });
+    const paymentPath = created.headers.location as string;
+    const challengeId = attribute((await agent.get(paymentPath)).text, /data-challenge="([^"]+)"/);
+    const verified = await agent.post(`/stepup/challenges/${challengeId}/verify`).send({ code: codeOf(challengeId) });
+    expect(verified.status, verified.text).toBe(200);
+    await agent.post('/logout');
+    // Same browser, same user, a new session: the token was bound to the old one.
+    const password = await agent.post('/login').type('form').send({ username: ana().username, password: ana().password });
+    expect(password.status).toBe(303);
+    const page = await agent.get('/login/code');
+    const loginChallenge = attribute(page.text, /name="challengeId" value="([^"]+)"/);
+    expect((await agent.post('/login/code').type('form').send({ challengeId: loginChallenge, code: codeOf(loginChallenge) })).headers.location).toBe('/account');
+    const refused = await agent.post(`${paymentPath}/confirm`).set('Step-Up-Token', verified.body.token).send({});
+    expect(refused.status).toBe(401);
+    expect(refused.body.error).toMatchObject({ code: 'step_up_required', reason: 'wrong_session' });
+  });
+
   it('refuses a confirm without a token (401 missing) and a login token for a payment (wrong_purpose)', async () => {
     const agent = await signIn();
     const created = await agent.post('/pay').type('form').send({ amount: '10.00', currency: 'EUR', payee: 'Landlord' });
