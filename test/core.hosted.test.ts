@@ -279,7 +279,20 @@ describe.each(['redis', 'memory'] as const)('hosted verify (Message Central) on 
   });
 
   it("506 on resend (the provider's code is still active): rate_limited with the provider's remaining time; the code sent stays valid", async () => {
-    const harness = setup();
+    // Watches the store: the code the failed resend made (never sent) must be taken out again.
+    const clock = fakeClock();
+    const inner = storeFor(clock);
+    const reserved: string[] = [];
+    const discarded: string[] = [];
+    const store = new Proxy(inner, {
+      get(target, name, receiver) {
+        if (name === 'reserveResend') return (id: string, owner: never, input: { digest: string }) => (reserved.push(input.digest), target.reserveResend(id, owner, input as never));
+        if (name === 'discardCode') return (id: string, digest: string) => (discarded.push(digest), target.discardCode(id, digest));
+        const value = Reflect.get(target, name, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const harness = setup({ store, clock });
     const view = await start(harness);
     const code = providerCode();
     harness.clock.advance(31_000); // past our cooldown; the provider's code lives 60 s of real time
@@ -287,6 +300,8 @@ describe.each(['redis', 'memory'] as const)('hosted verify (Message Central) on 
     expect(error.details.retryAfter).toBeGreaterThan(0);
     expect(error.details.retryAfter).toBeLessThanOrEqual(60);
     expect(requestsTo('send')).toHaveLength(2);
+    expect(reserved).toHaveLength(1);
+    expect(discarded).toEqual(reserved);
     await expect(harness.stepup.verify(view.challengeId, code, { subject: SUBJECT })).resolves.toMatchObject({ claims: { chn: 'mc-whatsapp' } });
   });
 

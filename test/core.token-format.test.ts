@@ -236,6 +236,7 @@ describe('R-K randomness and key separation', () => {
       finishHostedCheck: (...args) => inner.finishHostedCheck(...args),
       reserveResend: (...args) => inner.reserveResend(...args),
       recordDelivery: (...args) => inner.recordDelivery(...args),
+      discardCode: (...args) => inner.discardCode(...args),
       applyStatus: (...args) => inner.applyStatus(...args),
       delete: (id) => inner.delete(id),
       consumeOnce: (...args) => inner.consumeOnce(...args),

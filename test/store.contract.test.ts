@@ -439,6 +439,18 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         expect(await take(record.id)).toMatchObject({ digest: '', hostedIds: 'mc=V1' });
       });
 
+      it('discardCode takes one unsent digest out and keeps the others; a missing challenge is a no-op, never recreated', async () => {
+        const record = await created({ digest: 'p1:old p1:unsent' });
+        await store.discardCode(record.id, 'p1:unsent');
+        expect(await store.verify(record.id, owner(record), ['p1:unsent'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await take(record.id)).toMatchObject({ digest: 'p1:old' });
+        const last = await created({ digest: 'p1:only' });
+        await store.discardCode(last.id, 'p1:only');
+        expect(await take(last.id)).toMatchObject({ digest: '' });
+        await store.discardCode('missing-challenge-id-000', 'p1:old');
+        expect(await store.verify('missing-challenge-id-000', owner(record), ['p1:old'])).toEqual({ status: 'not_found' });
+      });
+
       it('without hostedId, keepEarlier false clears the hosted ids (their codes are replaced); keepEarlier true keeps them', async () => {
         const cleared = await created({ hostedIds: 'mc=V1' });
         await store.recordDelivery(cleared.id, delivery('SM1', { channel: 'sms', transport: 'sms' }));

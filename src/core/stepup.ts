@@ -173,7 +173,15 @@ export async function sendAgain(
   const current = config.channels.findIndex((channel) => channel.name === (how.after ?? record.channel));
   const first = how.requested ?? (how.after === undefined ? Math.max(0, current) : current + 1);
   if (first >= config.channels.length) throw stepUpError('delivery_failed');
-  const used = await deliverCode(config, { record, phone, code, digest, first, explicit: how.requested !== undefined }, skip);
+  let used;
+  try {
+    used = await deliverCode(config, { record, phone, code, digest, first, explicit: how.requested !== undefined }, skip);
+  } catch (error) {
+    // No channel took the new code: it must not stay valid unsent (beside a hosted provider's code
+    // it would double a guesser's odds). The send stays counted: the provider may have been reached.
+    await config.store.discardCode(challengeId, digest).catch(() => {});
+    throw error;
+  }
   return view(config, { ...record, channel: used.name, transport: used.transport }, skip);
 }
 

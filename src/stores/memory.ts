@@ -111,6 +111,11 @@ export class MemoryStore implements ChallengeStore {
     }
   }
 
+  async discardCode(id: string, digest: string): Promise<void> {
+    const record = this.#live(this.#challenges, id);
+    if (record) record.digest = record.digest.split(' ').filter((stored) => stored !== '' && stored !== digest).join(' ');
+  }
+
   async applyStatus(id: string, messageId: string, status: DeliveryStatus): Promise<StatusOutcome> {
     const record = this.#live(this.#challenges, id);
     if (!record) return { status: 'gone' };

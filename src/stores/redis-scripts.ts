@@ -140,6 +140,18 @@ end
 return 1
 `;
 
+/** Removes digest ARGV[1] from the live codes, if the challenge still exists. */
+export const DISCARD_CODE_SCRIPT = `
+local digests = redis.call('HGET', KEYS[1], 'dig')
+if not digests then return 0 end
+local kept = {}
+for stored in string.gmatch(digests, '%S+') do
+  if stored ~= ARGV[1] then kept[#kept + 1] = stored end
+end
+redis.call('HSET', KEYS[1], 'dig', table.concat(kept, ' '))
+return 1
+`;
+
 /**
  * A provider's delivery status for message ARGV[1], status ARGV[2]. Monotonic: sent <
  * delivered < read; failed only from nothing or sent, and final. Returns 'failed' to

@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { stepUpError } from '../core/errors.js';
 import { describe } from '../core/duration.js';
 import {
-  APPLY_STATUS_SCRIPT, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, CREATE_SCRIPT, FINISH_HOSTED_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, SCHEDULE_DUE_SCRIPT, VERIFY_SCRIPT,
+  APPLY_STATUS_SCRIPT, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, CREATE_SCRIPT, DISCARD_CODE_SCRIPT, FINISH_HOSTED_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, SCHEDULE_DUE_SCRIPT, VERIFY_SCRIPT,
 } from './redis-scripts.js';
 import { DUE_FALLBACKS_TTL_MS } from './store.js';
 import type {
@@ -38,6 +38,7 @@ const COMMANDS = {
   stepupVerify: { lua: VERIFY_SCRIPT },
   stepupResend: { lua: RESEND_SCRIPT },
   stepupRecordDelivery: { lua: RECORD_DELIVERY_SCRIPT },
+  stepupDiscardCode: { lua: DISCARD_CODE_SCRIPT },
   stepupBeginHosted: { lua: BEGIN_HOSTED_SCRIPT },
   stepupFinishHosted: { lua: FINISH_HOSTED_SCRIPT },
   stepupApplyStatus: { lua: APPLY_STATUS_SCRIPT },
@@ -170,6 +171,10 @@ export class RedisStore implements ChallengeStore {
       'stepupRecordDelivery', this.#challengeKey(id), delivery.channel, delivery.transport, delivery.messageId, delivery.sentAt,
       delivery.hostedId ?? '', delivery.dropDigest ?? '', delivery.keepEarlier ? '1' : '0',
     );
+  }
+
+  async discardCode(id: string, digest: string): Promise<void> {
+    await this.#run('stepupDiscardCode', this.#challengeKey(id), digest);
   }
 
   async applyStatus(id: string, messageId: string, status: DeliveryStatus): Promise<StatusOutcome> {

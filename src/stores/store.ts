@@ -131,6 +131,8 @@ export interface ChallengeStore {
   reserveResend(id: string, owner: ChallengeOwner, input: ResendInput): Promise<ResendOutcome>;
   /** Records the message that carried the last code. No effect if the challenge is gone. */
   recordDelivery(id: string, delivery: DeliveryRecord): Promise<void>;
+  /** Takes a code that was never sent out of the live ones (its send failed). No effect if the challenge is gone. */
+  discardCode(id: string, digest: string): Promise<void>;
   /** Applies a provider's delivery status to the challenge's latest message, monotonically. */
   applyStatus(id: string, messageId: string, status: DeliveryStatus): Promise<StatusOutcome>;
   /** Removes a challenge. */
