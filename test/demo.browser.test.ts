@@ -70,6 +70,14 @@ function wrong(code: string): string {
   return code.slice(0, 5) + String((Number(code[5]) + 1) % 10);
 }
 
+/** The sign-in's second step: the code, then the account page greets the user. */
+async function enterSignInCode(page: Page, code: string, name: string): Promise<void> {
+  await page.fill('#code', code);
+  await page.click('#code-form button[type=submit]');
+  await page.waitForURL(`${base}/account`);
+  await expect.poll(text(page.locator('h1')), POLL).toBe(`Hello, ${name}`);
+}
+
 async function signInWithPassword(page: Page, username: string, password: string): Promise<void> {
   await page.goto(`${base}/login`);
   await page.fill('#username', username);
@@ -96,10 +104,7 @@ describe('demo app in Chromium', () => {
       if (SCREENSHOTS) await outbox.screenshot({ path: `${SCREENSHOTS}/demo-outbox-login.png`, fullPage: true });
 
       await page.bringToFront();
-      await page.fill('#code', loginCode);
-      await page.click('#code-form button[type=submit]');
-      await page.waitForURL(`${base}/account`);
-      await expect.poll(text(page.locator('h1')), POLL).toBe(`Hello, ${ana.name}`);
+      await enterSignInCode(page, loginCode, ana.name);
       await expect.poll(text(page.locator('#amr')), POLL).toBe('otp, mca, pwd, mfa');
 
       await page.click('text=Make a payment');
@@ -178,10 +183,60 @@ describe('demo app in Chromium', () => {
       await expect.poll(text(page.locator('#error')), POLL).toBe('The code is not correct. 4 attempts left.');
       if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/demo-login-code.png`, fullPage: true });
 
-      await page.fill('#code', code);
-      await page.click('#code-form button[type=submit]');
-      await page.waitForURL(`${base}/account`);
-      await expect.poll(text(page.locator('h1')), POLL).toBe(`Hello, ${luis.name}`);
+      await enterSignInCode(page, code, luis.name);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  // It changes luis's password: after the tests that sign him in with the old one.
+  it('resets a password: "Forgot password?", the code from the outbox, a new password, then sign-in with it and a code', async () => {
+    requireChromium();
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const luis = user(1);
+      const newPassword = 'a-brand-new-secret';
+      await page.goto(`${base}/login`);
+      await page.click('#forgot');
+      await page.waitForURL(`${base}/password-reset`);
+
+      await page.fill('#account', luis.username);
+      const [requested] = await Promise.all([page.waitForResponse(`${base}/password-reset/request`), page.click('#reset-request button[type=submit]')]);
+      expect(requested.status()).toBe(202);
+      await expect.poll(text(page.locator('#notice')), POLL).toBe('If the username or number belongs to an account, we sent a code by WhatsApp to the phone number on file.');
+      expect(await page.locator('#reset-code').isVisible()).toBe(true);
+
+      const outbox = await context.newPage();
+      const code = await codeFromOutbox(outbox, luis.phone, 'password-reset');
+      await page.bringToFront();
+
+      // A wrong code: the one generic refusal, no attempts count.
+      await page.fill('#code', wrong(code));
+      await page.click('#reset-code button[type=submit]');
+      await expect.poll(text(page.locator('#error')), POLL).toBe('That code did not work. Check it, or start over to get a new one.');
+
+      const [verified] = await Promise.all([page.waitForResponse(`${base}/password-reset/verify`), (async () => {
+        await page.fill('#code', code);
+        await page.click('#reset-code button[type=submit]');
+      })()]);
+      // The token stays on the server: the answer and the page never hold it.
+      expect(await verified.text()).toBe('{"status":"verified"}');
+      await expect.poll(() => page.locator('#reset-password').isVisible(), POLL).toBe(true);
+      if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/demo-reset-password.png`, fullPage: true });
+
+      await page.fill('#new-password', newPassword);
+      await page.fill('#repeat-password', newPassword);
+      await page.click('#reset-password button[type=submit]');
+      await expect.poll(() => page.locator('#reset-done').isVisible(), POLL).toBe(true);
+
+      // Not signed in: the new password leads to the code step, like every sign-in.
+      await page.click('#to-login');
+      await page.waitForURL(`${base}/login`);
+      await signInWithPassword(page, luis.username, newPassword);
+      const loginCode = await codeFromOutbox(outbox, luis.phone, 'login');
+      await page.bringToFront();
+      await enterSignInCode(page, loginCode, luis.name);
     } finally {
       await context.close();
     }

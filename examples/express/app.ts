@@ -5,6 +5,7 @@
  *
  *   login.ts     the two sign-in steps (passport-local, then WhatsAppOtpStrategy)
  *   payments.ts  payment form, confirm page, stepUpRouter and requireStepUp
+ *   password-reset.ts  the enumeration-safe reset: same answer for every account, code, new password
  *   views.ts     the HTML pages; users.ts the demo users; session.ts shared helpers
  */
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import session from 'express-session';
 import { isStepUpError, type ChallengeStore, type Channel, type OutboxChannel, type StepUp } from '../../src/index.js';
 import { createSignIn } from './login.js';
+import { passwordResetRoutes } from './password-reset.js';
 import { paymentRoutes } from './payments.js';
 import { createDemoService } from './service.js';
 import { currentUser, describe, requireUser, state } from './session.js';
@@ -31,15 +33,20 @@ export interface DemoApp {
   stepup: StepUp;
   /** The demo users with their passwords. */
   users: readonly DemoCredentials[];
+  /** express-session's store: what each browser session holds, server-side. */
+  sessions: session.MemoryStore;
 }
 
 export function createDemoApp(options: DemoAppOptions = {}): DemoApp {
   const { stepup, outbox } = createDemoService(options.store, options.channels);
-  const signIn = createSignIn(stepup, new UserDirectory(DEMO_USERS));
+  const directory = new UserDirectory(DEMO_USERS);
+  const signIn = createSignIn(stepup, directory);
 
+  const sessions = new session.MemoryStore();
   const app = express();
   app.disable('x-powered-by');
   app.use(session({
+    store: sessions,
     name: 'demo.sid',
     secret: randomBytes(32).toString('base64url'),
     resave: false,
@@ -54,8 +61,9 @@ export function createDemoApp(options: DemoAppOptions = {}): DemoApp {
   // Development only: shows every "sent" message with its code (router() throws under NODE_ENV=production).
   app.use('/dev/outbox', outbox.router());
 
-  app.get('/', (req, res) => views.sendPage(res, views.homePage(currentUser(req), DEMO_USERS)));
+  app.get('/', (req, res) => views.sendPage(res, views.homePage(currentUser(req), DEMO_USERS, { passwordReset: true })));
   app.use(signIn.routes);
+  app.use(passwordResetRoutes(stepup, directory, sessions));
 
   app.get('/account', requireUser, (req, res) => {
     const user = currentUser(req)!;
@@ -82,5 +90,5 @@ export function createDemoApp(options: DemoAppOptions = {}): DemoApp {
     views.sendPage(res, views.errorPage(currentUser(req), 'Something went wrong', 'Please try again.'), 500);
   });
 
-  return { app, outbox, stepup, users: DEMO_USERS };
+  return { app, outbox, stepup, users: DEMO_USERS, sessions };
 }

@@ -32,18 +32,20 @@ export function createSignIn(stepup: StepUp, users: UserDirectory) {
   auth.use(new WhatsAppOtpStrategy<DemoUser>(stepup, {
     resolveSubject: (req) => pendingUser(req)?.id,
     binding: (req) => req.sessionID,
-    verify: (claims, done) => done(null, users.byId(claims.sub) ?? false),
+    // Only a login code signs in: a verified password-reset (or payment) challenge of the same user and session does not.
+    verify: (claims, done) => done(null, (claims.purpose === 'login' && users.byId(claims.sub)) || false),
   }));
 
   const routes = express.Router();
 
   // ---- Step 1: the password. The user becomes *pending*, not signed in. ----
-  routes.get('/login', (req, res) => (currentUser(req) ? res.redirect(303, '/account') : views.sendPage(res, views.loginPage())));
+  const loginPage = (error?: string, username?: string) => views.loginPage(error, username, { passwordReset: true });
+  routes.get('/login', (req, res) => (currentUser(req) ? res.redirect(303, '/account') : views.sendPage(res, loginPage())));
 
   routes.post('/login', (req, res, next) => {
     auth.authenticate('local', (error: unknown, user: DemoUser | false) => {
       if (error) return next(error);
-      if (!user) return views.sendPage(res, views.loginPage('Wrong username or password.', String(req.body?.username ?? '')), 401);
+      if (!user) return views.sendPage(res, loginPage('Wrong username or password.', String(req.body?.username ?? '')), 401);
       // A new session id for the new privilege level, then remember who still owes the code.
       req.session.regenerate((regenerateError) => {
         if (regenerateError) return next(regenerateError);

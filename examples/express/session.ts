@@ -1,5 +1,6 @@
 /** What the demo keeps per browser session, and small helpers the routes share. */
 import type { NextFunction, Request, Response } from 'express';
+import type { MemoryStore } from 'express-session';
 import type { ChallengeView } from '../../src/index.js';
 import type { DemoUser } from './users.js';
 
@@ -15,11 +16,31 @@ export interface DemoSession {
   amr?: string[];
   /** The payment being approved in this session. */
   paymentId?: string;
+  /**
+   * A password reset in this session: first the random `handle` of the request (the same
+   * whether or not the account exists), then, once the code was verified, the one-time
+   * password-reset step-up `token`, kept here and never shown to the page.
+   */
+  passwordReset?: { handle: string } | { token: string };
 }
 
 // Typed views of express-session's and Passport's request fields, without global type augmentation.
 export const state = (req: Request) => req.session as unknown as DemoSession;
 export const currentUser = (req: Request) => req.user as DemoUser | undefined;
+
+/**
+ * Ends every session of the user, signed in or half-way through the sign-in: after a
+ * password reset (R-G4). The demo reads its memory store; an app with
+ * Redis or a database keeps an index of sessions per user for this.
+ */
+export async function endSessionsOf(sessions: MemoryStore, userId: string): Promise<void> {
+  const all = await new Promise<Record<string, unknown>>((resolve, reject) => sessions.all((error, found) => (error ? reject(error) : resolve(found ?? {}))));
+  const owned = Object.entries(all).filter(([, data]) => {
+    const session = data as DemoSession & { passport?: { user?: unknown } };
+    return session.passport?.user === userId || session.pendingUserId === userId;
+  });
+  await Promise.all(owned.map(([sid]) => new Promise<void>((resolve, reject) => sessions.destroy(sid, (error) => (error ? reject(error) : resolve())))));
+}
 
 /** Pages for signed-in users only. */
 export function requireUser(req: Request, res: Response, next: NextFunction): void {

@@ -5,6 +5,7 @@
  */
 import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 
 export interface DemoUser {
   id: string;
@@ -39,6 +40,28 @@ export class UserDirectory {
   byId(id: unknown): DemoUser | undefined {
     const found = typeof id === 'string' ? this.#users.get(id) : undefined;
     return found && publicUser(found);
+  }
+
+  /**
+   * The user with this username, or with this phone number (international format, any
+   * spacing: "+34 612 345 678"). Anything else, a malformed number included, finds nobody.
+   */
+  find(identifier: unknown): DemoUser | undefined {
+    if (typeof identifier !== 'string' || identifier.length > 64) return undefined;
+    const text = identifier.trim();
+    const users = [...this.#users.values()];
+    const phone = parsePhoneNumberFromString(text);
+    const found = users.find((user) => user.username === text) ?? (phone?.isValid() ? users.find((user) => user.phone === phone.number) : undefined);
+    return found && publicUser(found);
+  }
+
+  /** Replaces the user's password (a new salt and hash); `false` if there is no such user. */
+  async setPassword(id: string, password: string): Promise<boolean> {
+    const found = this.#users.get(id);
+    if (!found) return false;
+    const salt = randomBytes(16);
+    this.#users.set(id, { ...found, salt, hash: await scryptAsync(password, salt, 32) });
+    return true;
   }
 
   /** The user if the password matches; the same work is done for unknown usernames. */

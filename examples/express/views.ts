@@ -1,8 +1,8 @@
 /**
  * Server-rendered pages of the demo. Every value interpolated with the `html` tag is
- * HTML-escaped; only other `html` fragments pass through as they are. The two inline
- * scripts are constants (they read their inputs from `data-` attributes) and run under a
- * per-response CSP nonce.
+ * HTML-escaped; only other `html` fragments pass through as they are. The inline
+ * scripts (payment confirmation, password reset) are constants (they read their inputs
+ * from `data-` attributes and the page) and run under a per-response CSP nonce.
  */
 import { randomBytes } from 'node:crypto';
 import type { Response } from 'express';
@@ -136,11 +136,19 @@ ${script ? html`<script nonce="${nonce}">${new Html(script)}</script>` : ''}
 // Pages
 // ---------------------------------------------------------------------------
 
-export function homePage(user: PageUser | undefined, demoUsers: readonly { username: string; password: string }[]): Page {
+/** Links to routes that only some demos have (the Express demo has the password reset, the Koa demo not yet). */
+export interface PageLinks {
+  passwordReset?: boolean;
+}
+
+const forgotPassword = (links: PageLinks) => (links.passwordReset ? html`<p class="muted"><a href="/password-reset" id="forgot">Forgot password?</a></p>` : '');
+
+export function homePage(user: PageUser | undefined, demoUsers: readonly { username: string; password: string }[], links: PageLinks = {}): Page {
   const start = user
     ? html`<p>You are signed in. Go to <a href="/account">your account</a> or <a href="/pay">make a payment</a>.</p>`
     : html`<p><a href="/login">Sign in</a> with one of the demo users:</p>
-      <ul>${demoUsers.map((demo) => html`<li><code>${demo.username}</code> / <code>${demo.password}</code></li>`)}</ul>`;
+      <ul>${demoUsers.map((demo) => html`<li><code>${demo.username}</code> / <code>${demo.password}</code></li>`)}</ul>
+      ${forgotPassword(links)}`;
   return {
     title: 'Home',
     user,
@@ -153,7 +161,7 @@ export function homePage(user: PageUser | undefined, demoUsers: readonly { usern
   };
 }
 
-export function loginPage(error?: string, username = ''): Page {
+export function loginPage(error?: string, username = '', links: PageLinks = {}): Page {
   return {
     title: 'Sign in',
     body: html`<div class="card">
@@ -166,6 +174,7 @@ export function loginPage(error?: string, username = ''): Page {
     <input id="password" name="password" type="password" autocomplete="current-password" required>
     <div class="actions"><button type="submit">Continue</button></div>
   </form>
+  ${forgotPassword(links)}
 </div>`,
   };
 }
@@ -306,32 +315,59 @@ export function errorPage(user: PageUser | undefined, title: string, message: st
   };
 }
 
-// ---------------------------------------------------------------------------
-// The confirm page's script
-// ---------------------------------------------------------------------------
+export type ResetStep = 'request' | 'code' | 'password';
 
 /**
- * 1. POST /stepup/challenges/:id/verify { code } (the library's router) answers the step-up token.
- * 2. POST /payments/:id/confirm with the token in the `Step-Up-Token` header: the guard checks it.
- * The token lives only in a local variable for the few milliseconds between the two calls:
- * never in storage, a cookie or a URL. A custom header also cannot be sent cross-site
- * without a CORS preflight, which this app never grants.
+ * The password reset, one page in three steps that its script shows in turn: the request
+ * (username or phone number), the code, the new password. The server chooses the first
+ * step from the session, so a reload resumes where the reset stands.
  */
-const CONFIRM_SCRIPT = `
-const form = document.getElementById('confirm');
+export function passwordResetPage(user: PageUser | undefined, step: ResetStep): Page {
+  return {
+    title: 'Reset password',
+    user,
+    body: html`<div class="card" id="reset" data-step="${step}">
+  <h1>Reset your password</h1>
+  <p class="error" role="alert" id="error"></p>
+  <p class="notice" role="status" id="notice"></p>
+  <form id="reset-request" hidden>
+    <p>Enter your username or the phone number of your account, with its country code (such as +34 612 345 678). If it belongs to an account, we send a code by WhatsApp to the number on file.</p>
+    <label for="account">Username or phone number</label>
+    <input id="account" name="account" autocomplete="username" maxlength="64" required>
+    <div class="actions"><button type="submit">Send code</button> <a href="/login">Back to sign in</a></div>
+  </form>
+  <form id="reset-code" hidden>
+    <label for="code">Code</label>
+    <input id="code" name="code" class="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]*" maxlength="10" required>
+    <div class="actions"><button type="submit">Continue</button> <button type="button" class="secondary" id="restart">Start over</button></div>
+  </form>
+  <form id="reset-password" hidden>
+    <label for="new-password">New password</label>
+    <input id="new-password" name="password" type="password" autocomplete="new-password" minlength="10" maxlength="128" required>
+    <label for="repeat-password">The new password again</label>
+    <input id="repeat-password" name="repeat" type="password" autocomplete="new-password" required>
+    <div class="actions"><button type="submit">Set new password</button></div>
+  </form>
+  <div id="reset-done" hidden>
+    <p>Your password was changed. Sign in with it: we will still ask for a WhatsApp code.</p>
+    <div class="actions"><a href="/login" id="to-login">Sign in →</a></div>
+  </div>
+  <p class="muted">No phone? Read the code in the <a href="/dev/outbox" target="_blank" rel="noopener">dev outbox</a>.</p>
+</div>`,
+    script: RESET_SCRIPT,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The pages' scripts
+// ---------------------------------------------------------------------------
+
+/** What both scripts start with: the message boxes and a same-origin JSON POST. */
+const SCRIPT_HELPERS = `
 const errorBox = document.getElementById('error');
 const noticeBox = document.getElementById('notice');
-const { challenge, payment } = form.dataset;
 
 function show(error, notice) { errorBox.textContent = error || ''; noticeBox.textContent = notice || ''; }
-
-function describe(body) {
-  const error = (body && body.error) || {};
-  let text = error.message || 'Something went wrong.';
-  if (typeof error.attemptsLeft === 'number') text += ' ' + error.attemptsLeft + ' attempt' + (error.attemptsLeft === 1 ? '' : 's') + ' left.';
-  if (typeof error.retryAfter === 'number') text += ' Try again in ' + error.retryAfter + ' s.';
-  return text;
-}
 
 async function post(url, body, headers) {
   const response = await fetch(url, {
@@ -340,7 +376,27 @@ async function post(url, body, headers) {
     body: JSON.stringify(body),
     credentials: 'same-origin',
   });
-  return { ok: response.ok, body: await response.json().catch(() => null) };
+  return { ok: response.ok, status: response.status, body: await response.json().catch(() => null) };
+}
+`;
+
+/**
+ * 1. POST /stepup/challenges/:id/verify { code } (the library's router) answers the step-up token.
+ * 2. POST /payments/:id/confirm with the token in the `Step-Up-Token` header: the guard checks it.
+ * The token lives only in a local variable for the few milliseconds between the two calls:
+ * never in storage, a cookie or a URL. A custom header also cannot be sent cross-site
+ * without a CORS preflight, which this app never grants.
+ */
+const CONFIRM_SCRIPT = `${SCRIPT_HELPERS}
+const form = document.getElementById('confirm');
+const { challenge, payment } = form.dataset;
+
+function describe(body) {
+  const error = (body && body.error) || {};
+  let text = error.message || 'Something went wrong.';
+  if (typeof error.attemptsLeft === 'number') text += ' ' + error.attemptsLeft + ' attempt' + (error.attemptsLeft === 1 ? '' : 's') + ' left.';
+  if (typeof error.retryAfter === 'number') text += ' Try again in ' + error.retryAfter + ' s.';
+  return text;
 }
 
 form.addEventListener('submit', async (event) => {
@@ -367,4 +423,66 @@ document.getElementById('resend').addEventListener('click', async () => {
     show('The network failed. Try again.');
   }
 });
+`;
+
+/**
+ * The reset page: each step posts JSON and shows the next. The request's answer is the same
+ * whether or not the account exists, so the code step always follows it; a refused code
+ * says only that it did not work. The reset token never reaches this page: the server keeps
+ * it in the session.
+ */
+const RESET_SCRIPT = `${SCRIPT_HELPERS}
+const steps = {
+  request: document.getElementById('reset-request'),
+  code: document.getElementById('reset-code'),
+  password: document.getElementById('reset-password'),
+  done: document.getElementById('reset-done'),
+};
+
+function go(step) {
+  for (const [name, element] of Object.entries(steps)) element.hidden = name !== step;
+  const input = steps[step].querySelector('input');
+  if (input) { input.value = ''; input.focus(); }
+}
+
+function submit(step, handler) {
+  steps[step].addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await handler(steps[step]);
+    } catch {
+      show('The network failed. Try again.');
+    }
+  });
+}
+
+submit('request', async (form) => {
+  show('', 'Sending…');
+  const sent = await post('/password-reset/request', { account: form.account.value.trim() });
+  if (!sent.ok) return show((sent.body && sent.body.error && sent.body.error.message) || 'Something went wrong.');
+  show('', sent.body.message);
+  go('code');
+});
+
+submit('code', async (form) => {
+  show('', 'Checking…');
+  const verified = await post('/password-reset/verify', { code: form.code.value.trim() });
+  if (!verified.ok) return show(verified.body.error.message);
+  show('', 'Code accepted. Choose your new password.');
+  go('password');
+});
+
+submit('password', async (form) => {
+  if (form.password.value !== form.repeat.value) return show('The two passwords differ.');
+  show('', 'Saving…');
+  const saved = await post('/password-reset/new', { password: form.password.value });
+  if (saved.ok) { show(''); return go('done'); }
+  if (saved.status !== 401) return show(saved.body.error.message);
+  show('This reset is no longer valid. Start over.');
+  go('request');
+});
+
+document.getElementById('restart').addEventListener('click', () => { show(''); go('request'); });
+
+go(document.getElementById('reset').dataset.step);
 `;
