@@ -6,6 +6,8 @@
 import { buildExpressApp } from './support/http-app.js';
 import { defineHttpScenarios } from './http.scenarios.js';
 import { defineWebhookScenarios } from './http.webhook-scenarios.js';
+import { defineFuzzScenarios } from './http.fuzz.js';
 
 defineHttpScenarios('express', buildExpressApp);
 defineWebhookScenarios('express', buildExpressApp);
+defineFuzzScenarios('express', buildExpressApp);

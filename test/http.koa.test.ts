@@ -7,6 +7,8 @@
 import { buildKoaApp } from './support/http-app-koa.js';
 import { defineHttpScenarios } from './http.scenarios.js';
 import { defineWebhookScenarios } from './http.webhook-scenarios.js';
+import { defineFuzzScenarios } from './http.fuzz.js';
 
 defineHttpScenarios('koa', buildKoaApp);
 defineWebhookScenarios('koa', buildKoaApp);
+defineFuzzScenarios('koa', buildKoaApp);
