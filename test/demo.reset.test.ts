@@ -15,6 +15,7 @@ import { RESET_ACCEPTED, RESET_REFUSED } from '../examples/express/password-rese
 import type { DemoSession } from '../examples/express/session.js';
 import { redisFixture, type RedisFixture } from './core.fixtures.js';
 import { closeServer, listen } from './support/http-harness.js';
+import { NO_LIMITS } from './support/no-limits.js';
 
 const NEW_PASSWORD = 'correct-horse-battery';
 
@@ -36,7 +37,7 @@ describe.each(setups)('password reset in the Express demo ($name)', ({ redis: us
   });
   beforeEach(async () => {
     const store: ChallengeStore = redis?.store ?? new MemoryStore();
-    demo = createDemoApp({ store });
+    demo = createDemoApp({ store, limits: NO_LIMITS });
     server = createServer(demo.app);
     await listen(server);
   });
@@ -253,7 +254,7 @@ describe.each(setups)('password reset in the Express demo ($name)', ({ redis: us
     expect((await passwordStep(pending, luis().username, luis().password)).headers.location).toBe('/login/code');
     const reset = await startedReset(luis().username, luis().phone, pending);
     const attempt = await pending.post('/login/code', { challengeId: reset.challengeId, code: reset.code }, 'form');
-    expect(attempt.status).toBe(400);
+    expect(attempt.status).toBe(404);
     expect(await signedIn(pending)).toBe(false);
   });
 

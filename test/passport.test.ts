@@ -238,6 +238,23 @@ describe('WhatsAppOtpStrategy: fail', () => {
     expect(res.text).not.toContain(wrong);
   });
 
+  it('R-G5 the right code of a password-reset challenge of the same user and session signs nobody in: 404 challenge_not_found', async () => {
+    const login = await app();
+    const { agent } = await passwordAndChallenge(login);
+    const started = await agent.post('/stepup/challenges').send({ purpose: 'password-reset' });
+    expect(started.status, started.text).toBe(201);
+    const challengeId = started.body.challengeId as string;
+    const code = login.core.outbox.messages().filter((message) => message.challengeId === challengeId).at(-1)!.code;
+    const res = await agent.post('/login/code/custom').send({ challengeId, code });
+    expect(res.body).toMatchObject({ outcome: 'fail', status: 404, info: { code: 'challenge_not_found' } });
+    expect((await agent.get('/account')).status).toBe(401);
+  });
+
+  it('refuses an unknown purpose when it is built', async () => {
+    const login = await app();
+    expect(() => new WhatsAppOtpStrategy(login.core.stepup, { purpose: 'signin', resolveSubject: () => 'x', verify: (_claims, done) => done(null, false) })).toThrow(/`purpose` names "signin"/);
+  });
+
   it('a missing challengeId or code → fail invalid_request (400), without touching the challenge', async () => {
     const login = await app();
     const { agent, challengeId, code } = await passwordAndChallenge(login);

@@ -32,8 +32,9 @@ export function createSignIn(stepup: StepUp, users: UserDirectory) {
   auth.use(new WhatsAppOtpStrategy<DemoUser>(stepup, {
     resolveSubject: (req) => pendingUser(req)?.id,
     binding: (req) => req.sessionID,
-    // Only a login code signs in: a verified password-reset (or payment) challenge of the same user and session does not.
-    verify: (claims, done) => done(null, (claims.purpose === 'login' && users.byId(claims.sub)) || false),
+    // Only login challenges complete this step (the strategy's `purpose`, 'login' by default):
+    // the code of a password reset or a payment of the same user and session signs nobody in.
+    verify: (claims, done) => done(null, users.byId(claims.sub) ?? false),
   }));
 
   const routes = express.Router();

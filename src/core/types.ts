@@ -2,6 +2,9 @@ import type { KeyObject } from 'node:crypto';
 import type { ChallengeStore } from '../stores/store.js';
 import type { Channel } from '../channels/channel.js';
 import type { StepUpEvent } from './events.js';
+import type { StepUpLogger } from './logger.js';
+import type { MetricsOptions } from './metrics.js';
+import type { LimitsOptions } from './limits.js';
 
 /** Seconds as a number, or a string such as `'30s'`, `'5m'`, `'1h'`. */
 export type Duration = number | `${number}${'s' | 'm' | 'h' | 'd'}`;
@@ -52,8 +55,11 @@ export interface CodeOptions {
 }
 
 export interface SendOptions {
-  /** Wait between two sends of one challenge. Default `'30s'`. */
-  cooldown?: Duration;
+  /**
+   * Wait between two sends of one challenge; a list grows with each resend (the last one
+   * repeats). Default `['30s', '60s', '120s']`.
+   */
+  cooldown?: Duration | Duration[];
   /** Sends per challenge, the first one included, 1 to 10. Default 3. */
   maxPerChallenge?: number;
   /** Longest wait for one provider call before falling back to the next channel. Default `'10s'`. */
@@ -87,7 +93,18 @@ export interface PhoneOptions {
   defaultCountry?: string;
   /** Only numbers of these ISO 3166 countries are accepted. */
   allowCountries?: string[];
+  /**
+   * Number types that are refused, as libphonenumber-js names them (`'PREMIUM_RATE'`,
+   * `'SHARED_COST'`, `'VOIP'`, `'UNKNOWN'` for a type it cannot tell, ...). Default
+   * `['PREMIUM_RATE', 'SHARED_COST']`: numbers that earn money for whoever runs them (SMS pumping).
+   */
+  denyTypes?: NumberTypeName[];
 }
+
+/** libphonenumber-js number types, and `'UNKNOWN'` for a number whose type it cannot tell. */
+export type NumberTypeName =
+  | 'PREMIUM_RATE' | 'TOLL_FREE' | 'SHARED_COST' | 'VOIP' | 'PERSONAL_NUMBER' | 'PAGER' | 'UAN' | 'VOICEMAIL'
+  | 'FIXED_LINE' | 'MOBILE' | 'FIXED_LINE_OR_MOBILE' | 'UNKNOWN';
 
 /** A pepper with an id, so that it can rotate: challenges remember which one hashed their code. */
 export interface PepperKey {
@@ -114,6 +131,14 @@ export interface StepUpOptions {
   webOtpDomain?: string;
   /** Audit hook; called for every decision. Errors it throws are swallowed. */
   onEvent?: (event: StepUpEvent) => void;
+  /**
+   * Every event is also logged here, as `logger.info|warn|error(event, message)` (pino's
+   * signature; `console` fits too); so are misconfigured channels, which otherwise go to the
+   * console. Errors it throws are swallowed.
+   */
+  logger?: StepUpLogger;
+  /** Prometheus counters and a latency histogram derived from the events (see the README's Monitoring). */
+  metrics?: MetricsOptions;
   /** Injected clock in milliseconds, for tests. Default `Date.now`. */
   clock?: () => number;
   /** Accept a MemoryStore when NODE_ENV is production (it loses state on restart and is per-process). */
@@ -125,6 +150,29 @@ export interface StepUpOptions {
   testNumbers?: Record<string, string>;
   /** Accept `testNumbers` when NODE_ENV is production. */
   allowTestNumbersInProduction?: boolean;
+  /** Send limits per number, subject and IP, and wrong codes per subject across challenges (see the README's Abuse protection). */
+  limits?: LimitsOptions;
+  /**
+   * Runs before every send that a user asked for (start and resend), after the limits:
+   * the app's own CAPTCHA or risk check. Return `false` to refuse (`invalid_request`);
+   * a thrown StepUpError is answered as it is.
+   */
+  beforeSend?: (context: BeforeSendContext) => boolean | void | Promise<boolean | void>;
+}
+
+/** What `beforeSend` is told about a send. */
+export interface BeforeSendContext {
+  subject: string;
+  purpose: string;
+  /** ISO 3166 country of the number, when it has one. */
+  country: string | undefined;
+  /** Masked number. */
+  to: string;
+  ip: string | undefined;
+  /** The challenge, for a resend. */
+  challengeId: string | undefined;
+  /** The channel asked for, if any. */
+  channel: string | undefined;
 }
 
 /** A configured channel as a page may offer it ("send by SMS instead"). */
@@ -183,6 +231,12 @@ export interface VerifyInput {
   subject: string;
   binding?: string;
   ip?: string;
+  /**
+   * The purposes this caller may complete. A challenge of another purpose is
+   * `challenge_not_found` and gives no token: a login step must not be completed with a
+   * password-reset code. Default: any.
+   */
+  purpose?: string | string[];
 }
 
 /** Claims of a step-up token (DESIGN §6). */

@@ -139,6 +139,8 @@ export function createChallengeRouter<Req>(stepup: StepUp, options: ChallengeRou
     const result = await stepup.verify(challengeId, body.code, {
       subject: subject.id,
       ...optionalFields({ binding: await bindingOf(req), ip: facts.ip }),
+      // A router limited to some purposes completes only those.
+      ...(allowed.size > 0 ? { purpose: [...allowed] } : {}),
     });
     return jsonResponse(200, { token: result.token, tokenType: 'step-up', expiresIn: result.expiresIn, purpose: result.claims.purpose });
   };

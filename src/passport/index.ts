@@ -41,6 +41,11 @@ export interface WhatsAppOtpStrategyOptions<User, Req = Request> {
   resolveSubject: (req: Req) => MaybePromise<string | { id: string } | null | undefined>;
   /** The same session binding that started the challenge. */
   binding?: (req: Req) => MaybePromise<string | undefined>;
+  /**
+   * The purposes whose challenges complete this step. Default `'login'`: a code sent for a
+   * password reset or a payment never signs anyone in.
+   */
+  purpose?: string | string[];
   /** Loads the user from the verified claims: `done(null, user)`, or `done(null, false)` to refuse. */
   verify: (claims: StepUpClaims, done: VerifyDone<User>) => void;
 }
@@ -66,6 +71,11 @@ export class WhatsAppOtpStrategy<User = unknown, Req = Request> extends CustomSt
     }
     if (typeof options.verify !== 'function') throw new TypeError('WhatsAppOtpStrategy needs `verify: (claims, done) => done(null, user)`.');
     if (options.binding !== undefined && typeof options.binding !== 'function') throw new TypeError('WhatsAppOtpStrategy: `binding` must be a function.');
+    for (const purpose of [options.purpose ?? 'login'].flat()) {
+      if (typeof purpose !== 'string' || (typeof stepup.purpose === 'function' && !stepup.purpose(purpose))) {
+        throw new TypeError(`WhatsAppOtpStrategy: \`purpose\` names ${JSON.stringify(purpose)}, which createStepUp does not know; the default is 'login'.`);
+      }
+    }
     // A function, not an arrow: passport runs each request on Object.create(strategy) with
     // fail/success/error attached to that copy, and passport-custom calls this._verify on it,
     // so `this` here is the per-request copy (the constructed instance has no `fail`).
@@ -81,7 +91,9 @@ export class WhatsAppOtpStrategy<User = unknown, Req = Request> extends CustomSt
         const subject = typeof resolved === 'string' ? resolved : resolved?.id;
         if (!subject) throw stepUpError('unauthenticated', {}, 'Sign in with your password first.');
         const binding = options.binding ? await options.binding(req) : undefined;
-        const result = await stepup.verify(challengeId, code, { subject, ...(binding === undefined ? {} : { binding }), ...(req.ip ? { ip: req.ip } : {}) });
+        const result = await stepup.verify(challengeId, code, {
+          subject, purpose: options.purpose ?? 'login', ...(binding === undefined ? {} : { binding }), ...(req.ip ? { ip: req.ip } : {}),
+        });
         const info: WhatsAppOtpSuccess = {
           token: result.token,
           tokenType: 'step-up',
