@@ -10,6 +10,8 @@ export {
   type TokenErrorClass,
 } from './core/errors.js';
 export type { StepUpEvent, StepUpEventType } from './core/events.js';
+export type { StepUpLogger } from './core/logger.js';
+export type { MetricsOptions, PromClient, PromCounter, PromHistogram, PromRegistry } from './core/metrics.js';
 export type { ResolvedPurpose } from './core/options.js';
 export { canonicalTransaction, currencyMinorUnits, hashTransaction, normalizeTransaction } from './core/transaction.js';
 export type {

@@ -38,7 +38,7 @@ export interface DemoApp {
 }
 
 export function createDemoApp(options: DemoAppOptions = {}): DemoApp {
-  const { stepup, outbox } = createDemoService(options.store, options.channels);
+  const { stepup, outbox, metrics } = createDemoService(options.store, options.channels);
   const directory = new UserDirectory(DEMO_USERS);
   const signIn = createSignIn(stepup, directory);
 
@@ -60,6 +60,8 @@ export function createDemoApp(options: DemoAppOptions = {}): DemoApp {
 
   // Development only: shows every "sent" message with its code (router() throws under NODE_ENV=production).
   app.use('/dev/outbox', outbox.router());
+  // Prometheus scrapes the step-up counters here (in production: an internal port, or behind auth).
+  app.get('/metrics', async (_req, res) => void res.type(metrics.contentType).send(await metrics.metrics()));
 
   app.get('/', (req, res) => views.sendPage(res, views.homePage(currentUser(req), DEMO_USERS, { passwordReset: true })));
   app.use(signIn.routes);

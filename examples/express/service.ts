@@ -1,18 +1,22 @@
 /**
  * The framework-free half of the demos (Express here, Koa in ../koa): the step-up service
- * with the dev outbox as its only channel, the store chosen from REDIS_URL, and the start-up
- * banner.
+ * with the dev outbox as its only channel, a pino logger and a Prometheus registry, the store
+ * chosen from REDIS_URL, and the start-up banner.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import * as promClient from 'prom-client';
 import { createStepUp, MemoryStore, OutboxChannel, RedisStore, type ChallengeStore, type Channel, type StepUp } from '../../src/index.js';
 import type { DemoCredentials } from './users.js';
 
 export function createDemoService(
   store: ChallengeStore = new MemoryStore(),
   channels: (outbox: OutboxChannel) => Channel[] = (outbox) => [outbox],
-): { stepup: StepUp; outbox: OutboxChannel } {
+): { stepup: StepUp; outbox: OutboxChannel; metrics: promClient.Registry } {
   const outbox = new OutboxChannel();
+  // A registry per service: the app's /metrics shows this service's counters and nothing else.
+  const metrics = new promClient.Registry();
   const stepup = createStepUp({
     store,
     channels: channels(outbox),
@@ -20,9 +24,15 @@ export function createDemoService(
     tokens: { issuer: 'urn:example:demo-bank', audience: 'urn:example:demo-bank', secret: process.env.STEPUP_SECRET ?? randomBytes(32) },
     pepper: process.env.STEPUP_PEPPER ?? randomBytes(32),
     brand: 'Demo Bank',
+    // Every decision as a JSON line on stdout, and Prometheus counters served at /metrics.
+    logger: demoLogger,
+    metrics: { client: promClient, registry: metrics },
   });
-  return { stepup, outbox };
+  return { stepup, outbox, metrics };
 }
+
+/** pino on stdout at LOG_LEVEL (default info; silent under the test runner, whose output it would drown). */
+const demoLogger = pino({ level: process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info'), base: { app: 'demo-bank' } });
 
 /** Challenges in memory, or in Redis when REDIS_URL is set. */
 export function storeFromEnvironment(): { store: ChallengeStore; redis?: Redis } {

@@ -83,7 +83,7 @@ export async function deliverCode(config: StepUpConfig, plan: DeliveryPlan, skip
       const details = error instanceof ChannelError ? error.details : undefined;
       if (details?.kind === 'configuration') {
         // Loud: a misconfigured channel fails every user until someone fixes it.
-        console.error(`[whatsapp-stepup] channel '${channel.name}' is misconfigured: ${(error as Error).message}`);
+        config.log.error({ channel: channel.name, reason: 'channel_misconfigured' }, `channel '${channel.name}' is misconfigured: ${(error as Error).message}`);
       }
       if (details?.notOnWhatsApp) {
         await config.store.setFact(factKeys.notOnWhatsApp(config, plan.phone), '1', config.rememberNotOnWhatsAppMs).catch(() => {});

@@ -1,6 +1,8 @@
 import { derivePepperKeys, type PepperKeys } from './codes.js';
 import { describe, durationOr, parseDuration } from './duration.js';
 import { createEventSink, type EventSink } from './events.js';
+import { operatorLogger, resolveLogger, type StepUpLogger } from './logger.js';
+import { resolveMetrics } from './metrics.js';
 import { checkCountryCode, normalizePhone, type PhoneRules } from './phone.js';
 import { resolveTokenConfig, type TokenConfig } from './tokens.js';
 import { TRANSPORTS, type Channel, type Transport } from '../channels/channel.js';
@@ -37,12 +39,14 @@ export interface StepUpConfig {
   brand: string;
   webOtpDomain: string | undefined;
   emit: EventSink;
+  /** Problems that are not events (a misconfigured channel): the app's logger, else the console. */
+  log: Pick<StepUpLogger, 'error'>;
   clock: () => number;
 }
 
 const KNOWN = [
   'store', 'channels', 'tokens', 'pepper', 'code', 'sends', 'purposes', 'phones', 'brand', 'webOtpDomain', 'onEvent', 'clock',
-  'allowMemoryStoreInProduction', 'testNumbers', 'allowTestNumbersInProduction',
+  'allowMemoryStoreInProduction', 'testNumbers', 'allowTestNumbersInProduction', 'logger', 'metrics',
 ];
 
 /** Presets; an app may override any field or add purposes of its own. */
@@ -101,10 +105,12 @@ export function resolveOptions(options: StepUpOptions): StepUpConfig {
   if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError('`clock` must be a function returning epoch milliseconds. Omit it to use Date.now.');
   const clock = options.clock ?? Date.now;
   const testNumbers = resolveTestNumbers(options, codeLength, phone);
+  const logger = resolveLogger(options.logger);
+  const metrics = resolveMetrics(options.metrics);
 
   return Object.freeze({
     store, channels, tokens, peppers, codeLength, codeTtlMs: codeTtlSec * 1000, sendCooldownMs, sendsPerChallenge, sendTimeoutMs,
-    keepEarlierCodes, fallbackAfterMs, rememberNotOnWhatsAppMs, testNumbers, purposes, phone, brand, webOtpDomain, emit: createEventSink(options.onEvent, clock), clock,
+    keepEarlierCodes, fallbackAfterMs, rememberNotOnWhatsAppMs, testNumbers, purposes, phone, brand, webOtpDomain, emit: createEventSink({ onEvent: options.onEvent, logger, metrics }, clock), log: operatorLogger(logger), clock,
   });
 }
 
