@@ -13,15 +13,18 @@ export type { StepUpEvent, StepUpEventType } from './core/events.js';
 export type { StepUpLogger } from './core/logger.js';
 export type { MetricsOptions, PromClient, PromCounter, PromHistogram, PromRegistry } from './core/metrics.js';
 export type { ResolvedPurpose } from './core/options.js';
+export type { LimitName, LimitRule, LimitsOptions } from './core/limits.js';
 export { canonicalTransaction, currencyMinorUnits, hashTransaction, normalizeTransaction } from './core/transaction.js';
 export type {
   AsymmetricAlgorithm,
+  BeforeSendContext,
   ChallengeView,
   ChannelView,
   CheckTokenInput,
   CodeOptions,
   Duration,
   JsonValue,
+  NumberTypeName,
   PepperKey,
   PhoneOptions,
   PurposePolicy,

@@ -16,7 +16,10 @@ import {
   type StepUpOptions,
   type Transaction,
 } from '../src/index.js';
+import { NO_LIMITS } from './support/no-limits.js';
 import { redisUrl } from './support/redis.js';
+
+export { NO_LIMITS };
 
 export const ISSUER = 'https://app.example.test';
 export const AUDIENCE = 'https://app.example.test/api';
@@ -70,7 +73,10 @@ export function makeStepUp(options: HarnessOptions = {}): Harness {
     tokens: { issuer: ISSUER, audience: AUDIENCE, secret: SECRET },
     pepper: PEPPER,
     onEvent: (event) => events.push(event),
+    // Limits and the growing cooldown have their own tests (core.limits.test.ts); elsewhere one fixed wait and none.
+    limits: NO_LIMITS,
     ...rest,
+    sends: { cooldown: '30s', ...rest.sends },
     store,
     clock,
   });

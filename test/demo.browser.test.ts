@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoApp, type DemoApp } from '../examples/express/app.js';
+import { NO_LIMITS } from './support/no-limits.js';
 
 // The demo, driven in a real headless Chromium: sign-in with password and WhatsApp code,
 // then a payment approved with a second code, codes read from the dev outbox page.
@@ -27,7 +28,7 @@ function requireChromium(): void {
 
 beforeAll(async () => {
   if (missingChromium) return;
-  demo = createDemoApp();
+  demo = createDemoApp({ limits: NO_LIMITS });
   server = createServer(demo.app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -9,12 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKoaDemoApp, type KoaDemoApp } from '../examples/koa/app.js';
 import { closeServer, listen } from './support/http-harness.js';
 import { createServer, type Server } from 'node:http';
+import { NO_LIMITS } from './support/no-limits.js';
 
 let demo: KoaDemoApp;
 let server: Server;
 
 beforeAll(async () => {
-  demo = createKoaDemoApp();
+  demo = createKoaDemoApp({ limits: NO_LIMITS });
   server = createServer(demo.app.callback());
   await listen(server);
 });

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
-import { isStepUpError, type ChallengeStore, type Channel, type OutboxChannel, type StepUp } from '../../src/index.js';
+import { isStepUpError, type ChallengeStore, type Channel, type LimitsOptions, type OutboxChannel, type StepUp } from '../../src/index.js';
 import { createSignIn } from './login.js';
 import { passwordResetRoutes } from './password-reset.js';
 import { paymentRoutes } from './payments.js';
@@ -25,6 +25,8 @@ export interface DemoAppOptions {
   store?: ChallengeStore;
   /** The delivery channels, given the outbox (to mirror real channels into it). Default: the outbox alone. */
   channels?: (outbox: OutboxChannel) => Channel[];
+  /** Send and failure limits. Default: the library's. */
+  limits?: LimitsOptions;
 }
 
 export interface DemoApp {
@@ -38,7 +40,7 @@ export interface DemoApp {
 }
 
 export function createDemoApp(options: DemoAppOptions = {}): DemoApp {
-  const { stepup, outbox, metrics } = createDemoService(options.store, options.channels);
+  const { stepup, outbox, metrics } = createDemoService(options.store, options.channels, options.limits);
   const directory = new UserDirectory(DEMO_USERS);
   const signIn = createSignIn(stepup, directory);
 

@@ -7,12 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import * as promClient from 'prom-client';
-import { createStepUp, MemoryStore, OutboxChannel, RedisStore, type ChallengeStore, type Channel, type StepUp } from '../../src/index.js';
+import { createStepUp, MemoryStore, OutboxChannel, RedisStore, type ChallengeStore, type Channel, type LimitsOptions, type StepUp } from '../../src/index.js';
 import type { DemoCredentials } from './users.js';
 
 export function createDemoService(
   store: ChallengeStore = new MemoryStore(),
   channels: (outbox: OutboxChannel) => Channel[] = (outbox) => [outbox],
+  limits?: LimitsOptions,
 ): { stepup: StepUp; outbox: OutboxChannel; metrics: promClient.Registry } {
   const outbox = new OutboxChannel();
   // A registry per service: the app's /metrics shows this service's counters and nothing else.
@@ -27,6 +28,8 @@ export function createDemoService(
     // Every decision as a JSON line on stdout, and Prometheus counters served at /metrics.
     logger: demoLogger,
     metrics: { client: promClient, registry: metrics },
+    // The defaults (5 codes per user per 15 minutes, ...) unless a test asks for others.
+    ...(limits ? { limits } : {}),
   });
   return { stepup, outbox, metrics };
 }

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import Koa, { type Context, type Next } from 'koa';
 import createSession from 'koa-session';
-import { isStepUpError, type ChallengeStore, type OutboxChannel, type StepUp } from '../../src/index.js';
+import { isStepUpError, type ChallengeStore, type LimitsOptions, type OutboxChannel, type StepUp } from '../../src/index.js';
 import { createDemoService } from '../express/service.js';
 import { describe } from '../express/session.js';
 import { DEMO_USERS, UserDirectory, type DemoCredentials } from '../express/users.js';
@@ -24,6 +24,8 @@ import { paymentRoutes } from './payments.js';
 export interface KoaDemoAppOptions {
   /** Where challenges live. Default: a new MemoryStore. */
   store?: ChallengeStore;
+  /** Send and failure limits. Default: the library's. */
+  limits?: LimitsOptions;
 }
 
 export interface KoaDemoApp {
@@ -57,7 +59,7 @@ function memorySessionStore() {
 }
 
 export function createKoaDemoApp(options: KoaDemoAppOptions = {}): KoaDemoApp {
-  const { stepup, outbox } = createDemoService(options.store);
+  const { stepup, outbox } = createDemoService(options.store, undefined, options.limits);
   const signIn = createSignIn(stepup, new UserDirectory(DEMO_USERS));
   const payments = paymentRoutes(stepup);
 

@@ -39,6 +39,8 @@ export interface StepUpEvent {
   /** The challenge is for a configured test number: nothing was sent. */
   testNumber?: boolean;
   attemptsLeft?: number;
+  /** For `rate.limited`: the limits that refused, comma separated (`phone`, `phoneDaily`, `subject`, `ip`, `failures`, `cooldown`, `sends`). */
+  limit?: string;
   /** Token id, for `token.*` events. */
   jti?: string;
 }

@@ -3,11 +3,12 @@ import { describe, durationOr, parseDuration } from './duration.js';
 import { createEventSink, type EventSink } from './events.js';
 import { operatorLogger, resolveLogger, type StepUpLogger } from './logger.js';
 import { resolveMetrics } from './metrics.js';
-import { checkCountryCode, normalizePhone, type PhoneRules } from './phone.js';
+import { resolveLimits, type LimitsConfig } from './limits.js';
+import { checkCountryCode, normalizePhone, NUMBER_TYPES, type PhoneRules } from './phone.js';
 import { resolveTokenConfig, type TokenConfig } from './tokens.js';
 import { TRANSPORTS, type Channel, type Transport } from '../channels/channel.js';
 import type { ChallengeStore } from '../stores/store.js';
-import type { PurposePolicy, Secret, StepUpOptions } from './types.js';
+import type { PurposePolicy, Secret, SendOptions, StepUpOptions } from './types.js';
 
 export interface ResolvedPurpose {
   name: string;
@@ -26,7 +27,8 @@ export interface StepUpConfig {
   peppers: readonly PepperKeys[];
   codeLength: number;
   codeTtlMs: number;
-  sendCooldownMs: number;
+  /** Waits after the 1st, 2nd, ... send of a challenge; the last repeats. */
+  sendCooldownsMs: readonly number[];
   sendsPerChallenge: number;
   sendTimeoutMs: number;
   keepEarlierCodes: boolean;
@@ -38,6 +40,8 @@ export interface StepUpConfig {
   phone: PhoneRules;
   brand: string;
   webOtpDomain: string | undefined;
+  limits: LimitsConfig;
+  beforeSend: StepUpOptions['beforeSend'];
   emit: EventSink;
   /** Problems that are not events (a misconfigured channel): the app's logger, else the console. */
   log: Pick<StepUpLogger, 'error'>;
@@ -46,7 +50,7 @@ export interface StepUpConfig {
 
 const KNOWN = [
   'store', 'channels', 'tokens', 'pepper', 'code', 'sends', 'purposes', 'phones', 'brand', 'webOtpDomain', 'onEvent', 'clock',
-  'allowMemoryStoreInProduction', 'testNumbers', 'allowTestNumbersInProduction', 'logger', 'metrics',
+  'allowMemoryStoreInProduction', 'testNumbers', 'allowTestNumbersInProduction', 'logger', 'metrics', 'limits', 'beforeSend',
 ];
 
 /** Presets; an app may override any field or add purposes of its own. */
@@ -81,7 +85,7 @@ export function resolveOptions(options: StepUpOptions): StepUpConfig {
 
   const sends = options.sends ?? {};
   rejectUnknown(sends, ['cooldown', 'maxPerChallenge', 'timeout', 'keepEarlierCodes', 'fallbackAfter', 'rememberNotOnWhatsApp'], 'sends');
-  const sendCooldownMs = durationOr(sends.cooldown, 30, 'sends.cooldown') * 1000;
+  const sendCooldownsMs = resolveCooldowns(sends.cooldown);
   const sendsPerChallenge = integerIn(sends.maxPerChallenge, 1, 10, 3, 'sends.maxPerChallenge');
   const sendTimeoutMs = durationOr(sends.timeout, 10, 'sends.timeout') * 1000;
   const keepEarlierCodes = booleanOr(sends.keepEarlierCodes, false, 'sends.keepEarlierCodes');
@@ -107,10 +111,29 @@ export function resolveOptions(options: StepUpOptions): StepUpConfig {
   const testNumbers = resolveTestNumbers(options, codeLength, phone);
   const logger = resolveLogger(options.logger);
   const metrics = resolveMetrics(options.metrics);
+  const limits = resolveLimits(options.limits);
+  const beforeSend = options.beforeSend;
+  if (beforeSend !== undefined && typeof beforeSend !== 'function') {
+    throw new TypeError('`beforeSend` must be a function (context) => boolean | void, or a Promise of one; return false to refuse a send.');
+  }
 
   return Object.freeze({
-    store, channels, tokens, peppers, codeLength, codeTtlMs: codeTtlSec * 1000, sendCooldownMs, sendsPerChallenge, sendTimeoutMs,
+    store, channels, tokens, peppers, codeLength, codeTtlMs: codeTtlSec * 1000, sendCooldownsMs, sendsPerChallenge, sendTimeoutMs, limits, beforeSend,
     keepEarlierCodes, fallbackAfterMs, rememberNotOnWhatsAppMs, testNumbers, purposes, phone, brand, webOtpDomain, emit: createEventSink({ onEvent: options.onEvent, logger, metrics }, clock), log: operatorLogger(logger), clock,
+  });
+}
+
+/** One wait, or a list that grows with the resends; each at most 10 minutes (a code's longest life). */
+function resolveCooldowns(value: SendOptions['cooldown']): number[] {
+  if (value === undefined) return [30_000, 60_000, 120_000];
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0 || list.length > 10) {
+    throw new TypeError("`sends.cooldown` must be a duration or a list of 1 to 10 durations such as ['30s', '60s', '120s'].");
+  }
+  return list.map((wait, index) => {
+    const seconds = parseDuration(wait, Array.isArray(value) ? `sends.cooldown[${index}]` : 'sends.cooldown');
+    if (seconds > MAX_CODE_TTL_SEC) throw new TypeError(`\`sends.cooldown\` waits must be at most 10 minutes (received ${seconds} s).`);
+    return Math.round(seconds * 1000);
   });
 }
 
@@ -146,7 +169,7 @@ function resolveTestNumbers(options: StepUpOptions, codeLength: number, rules: P
     let e164: string;
     let country: string | undefined;
     try {
-      ({ e164, country } = normalizePhone(number, { ...rules, allowCountries: undefined }));
+      ({ e164, country } = normalizePhone(number, { ...rules, allowCountries: undefined, denyTypes: new Set() }));
     } catch {
       throw new TypeError(`${which} is not a valid phone number; use E.164 such as '+15005550006'.`);
     }
@@ -242,8 +265,9 @@ function resolvePurposes(custom: Record<string, PurposePolicy> | undefined, defa
 }
 
 function resolvePhones(phones: StepUpOptions['phones']): PhoneRules {
-  if (phones === undefined) return { defaultCountry: undefined, allowCountries: undefined };
-  rejectUnknown(phones, ['defaultCountry', 'allowCountries'], 'phones');
+  const denyTypes = resolveDenyTypes(phones?.denyTypes);
+  if (phones === undefined) return { defaultCountry: undefined, allowCountries: undefined, denyTypes };
+  rejectUnknown(phones, ['defaultCountry', 'allowCountries', 'denyTypes'], 'phones');
   const defaultCountry = phones.defaultCountry === undefined ? undefined : checkCountryCode(phones.defaultCountry, 'phones.defaultCountry');
   let allowCountries: Set<string> | undefined;
   if (phones.allowCountries !== undefined) {
@@ -252,7 +276,16 @@ function resolvePhones(phones: StepUpOptions['phones']): PhoneRules {
     }
     allowCountries = new Set(phones.allowCountries.map((country, index) => checkCountryCode(country, `phones.allowCountries[${index}]`)));
   }
-  return { defaultCountry, allowCountries };
+  return { defaultCountry, allowCountries, denyTypes };
+}
+
+function resolveDenyTypes(value: unknown): ReadonlySet<string> {
+  if (value === undefined) return new Set(['PREMIUM_RATE', 'SHARED_COST']);
+  const known: readonly string[] = NUMBER_TYPES;
+  if (!Array.isArray(value) || value.some((type) => !known.includes(type))) {
+    throw new TypeError(`\`phones.denyTypes\` must be an array of number types among ${NUMBER_TYPES.join(', ')} (received ${describe(value)}); [] refuses none.`);
+  }
+  return new Set(value as string[]);
 }
 
 function rejectUnknown(value: unknown, known: string[], where: string): void {

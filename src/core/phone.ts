@@ -13,7 +13,21 @@ export interface NormalizedPhone {
 export interface PhoneRules {
   defaultCountry: CountryCode | undefined;
   allowCountries: ReadonlySet<string> | undefined;
+  /** Refused number types; `UNKNOWN` stands for a number whose type cannot be told. */
+  denyTypes: ReadonlySet<string>;
 }
+
+export const NUMBER_TYPES = [
+  'PREMIUM_RATE', 'TOLL_FREE', 'SHARED_COST', 'VOIP', 'PERSONAL_NUMBER', 'PAGER', 'UAN', 'VOICEMAIL',
+  'FIXED_LINE', 'MOBILE', 'FIXED_LINE_OR_MOBILE', 'UNKNOWN',
+] as const;
+
+/** Said in refusals: why a number of this type gets no code. */
+const TYPE_WORDS: Record<string, string> = {
+  PREMIUM_RATE: 'premium-rate numbers', SHARED_COST: 'shared-cost numbers', TOLL_FREE: 'toll-free numbers', VOIP: 'VoIP numbers',
+  PERSONAL_NUMBER: 'personal (forwarding) numbers', PAGER: 'pagers', UAN: 'universal access numbers', VOICEMAIL: 'voicemail numbers',
+  FIXED_LINE: 'landlines', MOBILE: 'mobile numbers', FIXED_LINE_OR_MOBILE: 'numbers of this kind', UNKNOWN: 'numbers of an unknown type',
+};
 
 /**
  * Parses with the full metadata (`libphonenumber-js/max`) so that validity is
@@ -34,6 +48,10 @@ export function normalizePhone(input: unknown, rules: PhoneRules): NormalizedPho
   }
   if (rules.allowCountries && (!parsed.country || !rules.allowCountries.has(parsed.country))) {
     throw stepUpError('invalid_request', {}, 'Codes cannot be sent to phone numbers of this country.');
+  }
+  const type = parsed.getType() ?? 'UNKNOWN';
+  if (rules.denyTypes.has(type)) {
+    throw stepUpError('invalid_request', {}, `Codes cannot be sent to ${TYPE_WORDS[type] ?? 'numbers of this kind'}.`);
   }
   return { e164: parsed.number, country: parsed.country, masked: maskPhone(parsed.countryCallingCode, parsed.nationalNumber) };
 }

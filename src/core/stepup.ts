@@ -1,17 +1,17 @@
 import { digestCode, generateCode, hashBinding, isRandomId, openSealed, randomId, safeEqual, sealText } from './codes.js';
 import { isHostedChannel, type HostedVerdict } from '../channels/channel.js';
 import { checkToken } from './check-token.js';
-import { deliverCode, unavailableChannels } from './delivery.js';
+import { deliverCode, sealPayment, unavailableChannels } from './delivery.js';
 import { handleDeliveryStatus, runDueFallbacks, startFallbackWorker, type DeliveryStatusReport, type DeliveryStatusResult } from './fallback.js';
 import { stepUpError } from './errors.js';
 import { resolveOptions, type ResolvedPurpose, type StepUpConfig } from './options.js';
 import { normalizePhone } from './phone.js';
 import { newTokenId, signToken } from './tokens.js';
 import { hashTransaction, normalizeTransaction } from './transaction.js';
-import { sealPayment } from './delivery.js';
+import { countFailure, countSend, readFailures, refuseIfLockedOut } from './limits.js';
 import { type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type VerifyOutcome } from '../stores/store.js';
 import type {
-  ChallengeView, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, VerifyInput, VerifyResult,
+  BeforeSendContext, ChallengeView, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, VerifyInput, VerifyResult,
 } from './types.js';
 
 /** What `createStepUp` returns: the four operations of DESIGN §3. */
@@ -85,7 +85,7 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   }
   const transaction = input.transaction === undefined ? undefined : normalizeTransaction(input.transaction);
   const txn = transaction === undefined ? '' : hashTransaction(transaction);
-  const phone = normalizePhone(input.phone, config.phone);
+  const phone = await acceptedPhone(config, input, subject, policy.name);
   const locale = optionalText(input.locale, /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'locale') ?? 'en';
   const binding = optionalText(input.binding, /^[\s\S]{1,1024}$/, 'binding');
   const requested = channelIndex(config, input.channel);
@@ -103,20 +103,31 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
     channel: channel.name, transport: channel.transport,
     digest: digestCode(pepper, id, code), hostedIds: '',
     attempts: 0, maxAttempts: policy.maxAttempts, sends: 1, maxSends: config.sendsPerChallenge,
-    createdAt: now, expiresAt: now + config.codeTtlMs, nextSendAt: now + config.sendCooldownMs,
+    createdAt: now, expiresAt: now + config.codeTtlMs, nextSendAt: now + config.sendCooldownsMs[0]!,
     messageId: '', sentAt: 0, deliveryStatus: '',
     sealedPhone: sealText(pepper, id, phone.e164), to: phone.masked,
     sealedPayment: sealPayment(pepper, id, transaction),
     otherFactors: otherFactors.join(','), testNumber: fixedCode !== undefined, locked: false,
   };
   const event = { challengeId: id, subject, purpose: policy.name, to: phone.masked, ip: input.ip };
+  const limited = { purpose: policy.name };
+  // One round trip: the subject's wrong codes, the send counters (a test number sends nothing)
+  // and what is known of the number. All before anything is stored or sent (R-I1, R-I9).
+  const [failures, , skip] = await Promise.all([
+    readFailures(config, subject),
+    record.testNumber ? undefined : countSend(config, { phone: phone.e164, subject, ip: input.ip }, limited),
+    record.testNumber ? new Set<string>() : unavailableChannels(config, phone.e164),
+  ]);
+  refuseIfLockedOut(config, failures, limited, { subject, ip: input.ip });
+  if (!record.testNumber) {
+    await askApp(config, { subject, purpose: policy.name, country: phone.country, to: phone.masked, ip: input.ip, challengeId: undefined, channel: input.channel });
+  }
   // Stored before sending: with the store down nothing is sent (fail closed).
   await config.store.create(record, config.codeTtlMs + EXPIRED_GRACE_MS);
   if (record.testNumber) {
     config.emit({ type: 'challenge.started', ...event, channel: channel.name, testNumber: true });
     return view(config, record, new Set());
   }
-  const skip = await unavailableChannels(config, phone.e164);
   let used;
   try {
     used = await deliverCode(config, { record, phone: phone.e164, code, digest: record.digest, first: requested ?? 0, explicit: requested !== undefined }, skip);
@@ -153,10 +164,10 @@ export async function sendAgain(
   }
   const code = generateCode(config.codeLength);
   const digest = digestCode(config.peppers[0]!, challengeId, code);
-  const outcome = await config.store.reserveResend(challengeId, owner, { digest, cooldownMs: config.sendCooldownMs, keepEarlier: config.keepEarlierCodes });
+  const outcome = await config.store.reserveResend(challengeId, owner, { digest, cooldownMs: config.sendCooldownsMs, keepEarlier: config.keepEarlierCodes });
   const base = { challengeId, subject: owner.subject || undefined, ip: how.ip };
   if (outcome.status === 'cooldown' || outcome.status === 'exhausted') {
-    config.emit({ type: 'rate.limited', ...base, reason: 'rate_limited' });
+    config.emit({ type: 'rate.limited', ...base, reason: 'rate_limited', limit: outcome.status === 'cooldown' ? 'cooldown' : 'sends' });
     const message = outcome.status === 'exhausted' ? 'No more codes can be sent for this verification. Start a new one.' : undefined;
     throw stepUpError('rate_limited', { retryAfter: Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)) }, message);
   }
@@ -169,7 +180,24 @@ export async function sendAgain(
   }
   const phone = openSealed(config.peppers, challengeId, record.sealedPhone);
   if (phone === undefined) throw stepUpError('challenge_not_found');
-  const skip = await unavailableChannels(config, phone);
+  const userAsked = owner.subject !== '';
+  const [skip] = await Promise.all([
+    unavailableChannels(config, phone),
+    // A user's resend counts against the send limits; the library's own fallback does not (the per-challenge cap bounds it).
+    userAsked ? countSend(config, { phone, subject: record.subject, ip: how.ip }, { challengeId, purpose: record.purpose }).catch(async (error: unknown) => {
+      await config.store.discardCode(challengeId, digest).catch(() => {});
+      throw error;
+    }) : undefined,
+  ]);
+  if (userAsked) {
+    await askApp(config, {
+      subject: record.subject, purpose: record.purpose, country: undefined, to: record.to, ip: how.ip, challengeId,
+      channel: how.requested === undefined ? undefined : config.channels[how.requested]!.name,
+    }).catch(async (error: unknown) => {
+      await config.store.discardCode(challengeId, digest).catch(() => {});
+      throw error;
+    });
+  }
   const current = config.channels.findIndex((channel) => channel.name === (how.after ?? record.channel));
   const first = how.requested ?? (how.after === undefined ? Math.max(0, current) : current + 1);
   if (first >= config.channels.length) throw stepUpError('delivery_failed');
@@ -185,6 +213,26 @@ export async function sendAgain(
   return view(config, { ...record, channel: used.name, transport: used.transport }, skip);
 }
 
+/** The number on file, checked against the country and type rules; a refused one counts against the subject's and the IP's send limits. */
+async function acceptedPhone(config: StepUpConfig, input: StartInput, subject: string, purpose: string) {
+  try {
+    return normalizePhone(input.phone, config.phone);
+  } catch (error) {
+    config.emit({ type: 'delivery.failed', subject, purpose, ip: input.ip, reason: 'invalid_request' });
+    await countSend(config, { phone: '', subject, ip: input.ip }, { purpose });
+    throw error;
+  }
+}
+
+/** The app's `beforeSend` check: `false` refuses the send. */
+async function askApp(config: StepUpConfig, context: BeforeSendContext): Promise<void> {
+  if (!config.beforeSend) return;
+  if ((await config.beforeSend(context)) === false) {
+    config.emit({ type: 'rate.limited', subject: context.subject, purpose: context.purpose, challengeId: context.challengeId, ip: context.ip, reason: 'invalid_request', limit: 'beforeSend' });
+    throw stepUpError('invalid_request', {}, 'The application refused to send a code now.');
+  }
+}
+
 /** Events about a test number's challenge say so (they are not a real user's). */
 const testMark = (outcome: { testNumber?: boolean }) => (outcome.testNumber ? { testNumber: true } : {});
 
@@ -192,6 +240,7 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
   if (!input || typeof input !== 'object') throw stepUpError('invalid_request');
   const owner = ownerOf(config, input);
   const base = { challengeId, subject: owner.subject, ip: input.ip };
+  const expected = expectedPurposes(input.purpose);
   if (!isRandomId(challengeId)) {
     config.emit({ type: 'verify.failed', ...base, challengeId: undefined, reason: 'challenge_not_found' });
     throw stepUpError('challenge_not_found');
@@ -199,7 +248,10 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
   // Anything that is not a string of digits still costs an attempt: it can never match.
   const submitted = typeof code === 'string' ? code.trim() : typeof code === 'number' ? String(code) : '';
   const digests = config.peppers.map((keys) => digestCode(keys, challengeId, submitted));
-  const outcome = await verifyCode(config, challengeId, owner, digests, submitted);
+  const [outcome, failures] = await Promise.all([verifyCode(config, challengeId, owner, digests, submitted), readFailures(config, owner.subject)]);
+  // Past the subject's limit of wrong codes nothing verifies, across all its challenges (R-D2).
+  refuseIfLockedOut(config, failures, { challengeId }, { subject: owner.subject, ip: input.ip });
+  if (outcome.status === 'invalid' || outcome.status === 'locked_now') await countFailure(config, owner.subject);
   if (outcome.status === 'invalid') {
     config.emit({ type: 'verify.failed', ...base, reason: 'invalid_code', attemptsLeft: outcome.attemptsLeft, ...testMark(outcome) });
     throw stepUpError('invalid_code', { attemptsLeft: outcome.attemptsLeft });
@@ -216,7 +268,11 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
   }
   const record = outcome.record;
   const policy = config.purposes.get(record.purpose);
-  if (!policy) throw stepUpError('challenge_not_found');
+  if (!policy || (expected && !expected.includes(record.purpose))) {
+    // Consumed all the same: only the right code reaches this point.
+    config.emit({ type: 'verify.failed', ...base, purpose: record.purpose, reason: 'challenge_not_found' });
+    throw stepUpError('challenge_not_found');
+  }
   const nowSec = Math.floor(config.clock() / 1000);
   const otherFactors = record.otherFactors === '' ? [] : record.otherFactors.split(',');
   const claims: StepUpClaims = {
@@ -292,6 +348,13 @@ function view(config: StepUpConfig, record: ChallengeRecord, unavailable: Readon
       available: !unavailable.has(channel.name),
     })),
   };
+}
+
+function expectedPurposes(purpose: unknown): string[] | undefined {
+  if (purpose === undefined) return undefined;
+  const list = Array.isArray(purpose) ? purpose : [purpose];
+  if (list.length === 0 || list.some((name) => typeof name !== 'string')) throw new TypeError('verify: `purpose` must be a purpose name or a non-empty list of them.');
+  return list as string[];
 }
 
 function ownerOf(config: StepUpConfig, input: { subject: unknown; binding?: unknown }): ChallengeOwner {

@@ -3,6 +3,8 @@ import type {
   ChallengeRecord,
   ChallengeStore,
   ClosedChallenge,
+  CounterHit,
+  CounterState,
   DeliveryRecord,
   DeliveryStatus,
   HostedCheckOutcome,
@@ -11,7 +13,7 @@ import type {
   StatusOutcome,
   VerifyOutcome,
 } from './store.js';
-import { DUE_FALLBACKS_TTL_MS } from './store.js';
+import { cooldownAfter, DUE_FALLBACKS_TTL_MS } from './store.js';
 
 export interface MemoryStoreOptions {
   /** Clock in milliseconds for key expiry; share the one given to `createStepUp` in tests. */
@@ -38,6 +40,7 @@ export class MemoryStore implements ChallengeStore {
   readonly #challenges = new Map<string, Entry<ChallengeRecord>>();
   readonly #used = new Map<string, Entry<true>>();
   readonly #facts = new Map<string, Entry<string>>();
+  readonly #counters = new Map<string, Entry<number>>();
   readonly #due = new Map<string, number>();
   /** The due set's expiry, as the RedisStore's key TTL. */
   #dueExpiresAt = 0;
@@ -95,7 +98,7 @@ export class MemoryStore implements ChallengeStore {
     // A test number's fixed code stays valid: nothing is ever sent to it.
     record.digest = (input.keepEarlier || record.testNumber) && record.digest !== '' ? `${record.digest} ${input.digest}` : input.digest;
     record.sends += 1;
-    record.nextSendAt = owner.now + input.cooldownMs;
+    record.nextSendAt = owner.now + cooldownAfter(input.cooldownMs, record.sends);
     return { status: 'ok', record: { ...record } };
   }
 
@@ -109,6 +112,25 @@ export class MemoryStore implements ChallengeStore {
     } else if (!delivery.keepEarlier) {
       record.hostedIds = '';
     }
+  }
+
+  async countHits(hits: CounterHit[]): Promise<CounterState[]> {
+    this.#tick();
+    const now = this.#clock();
+    return hits.map(({ key, windowMs }) => {
+      const running = this.#live(this.#counters, key) !== undefined ? this.#counters.get(key)! : undefined;
+      const entry = running ? { value: running.value + 1, expiresAt: running.expiresAt } : { value: 1, expiresAt: now + Math.max(1, Math.ceil(windowMs)) };
+      this.#counters.set(key, entry);
+      return { count: entry.value, resetInMs: entry.expiresAt - now };
+    });
+  }
+
+  async readHits(keys: string[]): Promise<CounterState[]> {
+    const now = this.#clock();
+    return keys.map((key) => {
+      const count = this.#live(this.#counters, key);
+      return count === undefined ? { count: 0, resetInMs: 0 } : { count, resetInMs: this.#counters.get(key)!.expiresAt - now };
+    });
   }
 
   async discardCode(id: string, digest: string): Promise<void> {
@@ -214,7 +236,7 @@ export class MemoryStore implements ChallengeStore {
   #tick(): void {
     if (++this.#operations % SWEEP_EVERY !== 0) return;
     const now = this.#clock();
-    for (const map of [this.#challenges, this.#used, this.#facts] as Map<string, Entry<unknown>>[]) {
+    for (const map of [this.#challenges, this.#used, this.#facts, this.#counters] as Map<string, Entry<unknown>>[]) {
       for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
     }
   }

@@ -92,7 +92,8 @@ return {'invalid', tostring(tonumber(r.max) - attempts), r.tst}
 `;
 
 /**
- * Then ARGV[rest] is the new digest (or ''), ARGV[rest + 1] the cooldown in ms and
+ * Then ARGV[rest] is the new digest (or ''), ARGV[rest + 1] the cooldowns in ms (space-separated:
+ * the wait after the n-th send is the n-th, the last repeating) and
  * ARGV[rest + 2] '1' to keep the earlier codes valid beside the new one.
  */
 export const RESEND_SCRIPT = `${OPEN_CHALLENGE}
@@ -102,7 +103,10 @@ if not system and now < next_send then return {'cooldown', tostring(next_send - 
 local digests = ARGV[rest]
 -- A test number's fixed code stays valid: nothing is ever sent to it.
 if (ARGV[rest + 2] == '1' or r.tst == '1') and r.dig ~= '' then digests = r.dig .. ' ' .. ARGV[rest] end
-redis.call('HSET', KEYS[1], 'dig', digests, 'snd', tonumber(r.snd) + 1, 'nxt', now + tonumber(ARGV[rest + 1]))
+local sends = tonumber(r.snd) + 1
+local waits = {}
+for wait in string.gmatch(ARGV[rest + 1], '%S+') do waits[#waits + 1] = tonumber(wait) end
+redis.call('HSET', KEYS[1], 'dig', digests, 'snd', sends, 'nxt', now + waits[math.min(sends, #waits)])
 return {'ok', unpack(redis.call('HGETALL', KEYS[1]))}
 `;
 
@@ -138,6 +142,27 @@ elseif not keep then
   redis.call('HSET', KEYS[1], 'hid', '')
 end
 return 1
+`;
+
+/**
+ * Counts one event in a fixed window of ARGV[1] ms that starts at the first event; returns
+ * the count and the milliseconds left. A key that lost its TTL gets it back (R-J11).
+ */
+export const COUNT_HIT_SCRIPT = `
+local count = redis.call('INCR', KEYS[1])
+local left = redis.call('PTTL', KEYS[1])
+if count == 1 or left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  left = tonumber(ARGV[1])
+end
+return {tostring(count), tostring(left)}
+`;
+
+/** The count and the milliseconds left of a counter, without counting. */
+export const READ_HIT_SCRIPT = `
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then return {'0', '0'} end
+return {redis.call('GET', KEYS[1]) or '0', tostring(left)}
 `;
 
 /** Removes digest ARGV[1] from the live codes, if the challenge still exists. */

@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { stepUpError } from '../core/errors.js';
 import { describe } from '../core/duration.js';
 import {
-  APPLY_STATUS_SCRIPT, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, CREATE_SCRIPT, DISCARD_CODE_SCRIPT, FINISH_HOSTED_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, SCHEDULE_DUE_SCRIPT, VERIFY_SCRIPT,
+  APPLY_STATUS_SCRIPT, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, COUNT_HIT_SCRIPT, CREATE_SCRIPT, DISCARD_CODE_SCRIPT, READ_HIT_SCRIPT, FINISH_HOSTED_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, SCHEDULE_DUE_SCRIPT, VERIFY_SCRIPT,
 } from './redis-scripts.js';
 import { DUE_FALLBACKS_TTL_MS } from './store.js';
 import type {
@@ -10,6 +10,8 @@ import type {
   ChallengeRecord,
   ChallengeStore,
   ClosedChallenge,
+  CounterHit,
+  CounterState,
   DeliveryRecord,
   DeliveryStatus,
   HostedCheckOutcome,
@@ -39,6 +41,8 @@ const COMMANDS = {
   stepupResend: { lua: RESEND_SCRIPT },
   stepupRecordDelivery: { lua: RECORD_DELIVERY_SCRIPT },
   stepupDiscardCode: { lua: DISCARD_CODE_SCRIPT },
+  stepupCountHit: { lua: COUNT_HIT_SCRIPT },
+  stepupReadHit: { lua: READ_HIT_SCRIPT },
   stepupBeginHosted: { lua: BEGIN_HOSTED_SCRIPT },
   stepupFinishHosted: { lua: FINISH_HOSTED_SCRIPT },
   stepupApplyStatus: { lua: APPLY_STATUS_SCRIPT },
@@ -153,7 +157,7 @@ export class RedisStore implements ChallengeStore {
   }
 
   async reserveResend(id: string, owner: ChallengeOwner, input: ResendInput): Promise<ResendOutcome> {
-    const reply = await this.#runOwned('stepupResend', id, owner, [input.digest, String(Math.ceil(input.cooldownMs)), input.keepEarlier ? '1' : '0']);
+    const reply = await this.#runOwned('stepupResend', id, owner, [input.digest, [input.cooldownMs].flat().map((ms) => Math.ceil(ms)).join(' '), input.keepEarlier ? '1' : '0']);
     const [status, ...rest] = reply;
     switch (status) {
       case 'ok':
@@ -171,6 +175,15 @@ export class RedisStore implements ChallengeStore {
       'stepupRecordDelivery', this.#challengeKey(id), delivery.channel, delivery.transport, delivery.messageId, delivery.sentAt,
       delivery.hostedId ?? '', delivery.dropDigest ?? '', delivery.keepEarlier ? '1' : '0',
     );
+  }
+
+  // One script per counter (each key is its own Cluster slot); issued together, they share one round trip.
+  async countHits(hits: CounterHit[]): Promise<CounterState[]> {
+    return Promise.all(hits.map(async ({ key, windowMs }) => counterState(await this.#runList('stepupCountHit', this.#counterKey(key), Math.max(1, Math.ceil(windowMs))))));
+  }
+
+  async readHits(keys: string[]): Promise<CounterState[]> {
+    return Promise.all(keys.map(async (key) => counterState(await this.#runList('stepupReadHit', this.#counterKey(key)))));
   }
 
   async discardCode(id: string, digest: string): Promise<void> {
@@ -217,6 +230,10 @@ export class RedisStore implements ChallengeStore {
     return `${this.#prefix}ch:{${id}}`;
   }
 
+  #counterKey(key: string): string {
+    return `${this.#prefix}lim:{${key}}`;
+  }
+
   #factKey(key: string): string {
     return `${this.#prefix}fact:{${key}}`;
   }
@@ -261,6 +278,12 @@ export class RedisStore implements ChallengeStore {
       operation.catch(() => {});
     }
   }
+}
+
+function counterState(reply: string[]): CounterState {
+  const [count, left] = reply.map(Number);
+  if (!Number.isFinite(count) || !Number.isFinite(left)) throw stepUpError('store_unavailable', { retryAfter: 1 });
+  return { count: count!, resetInMs: Math.max(0, left!) };
 }
 
 const testMark = (flag: string | undefined) => (flag === '1' ? { testNumber: true } : {});

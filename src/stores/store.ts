@@ -85,7 +85,11 @@ export type ResendOutcome =
 export interface ResendInput {
   /** Digest of the new code ('' for a hosted channel). */
   digest: string;
-  cooldownMs: number;
+  /**
+   * Wait after this send before the next one. A list grows with the sends: after the n-th
+   * send of the challenge the wait is the n-th entry, the last one repeating.
+   */
+  cooldownMs: number | readonly number[];
   /** Keep earlier codes valid beside the new one (otherwise the new code replaces them). */
   keepEarlier: boolean;
 }
@@ -104,6 +108,25 @@ export interface DeliveryRecord {
 }
 
 export type DeliveryStatus = 'sent' | 'delivered' | 'read' | 'failed';
+
+/** The wait after the `sends`-th send (1-based) of a challenge. */
+export function cooldownAfter(cooldownMs: number | readonly number[], sends: number): number {
+  if (typeof cooldownMs === 'number') return cooldownMs;
+  return cooldownMs[Math.min(sends, cooldownMs.length) - 1] ?? 0;
+}
+
+/** A counter of events in a fixed window that starts with its first event. */
+export interface CounterHit {
+  key: string;
+  windowMs: number;
+}
+
+export interface CounterState {
+  /** Events in the current window (0 when none). */
+  count: number;
+  /** Milliseconds until the window ends (0 when none is running). */
+  resetInMs: number;
+}
 
 export type StatusOutcome =
   /** The status moved forward; `failed` is returned to exactly one caller, which may fall back. */
@@ -133,6 +156,13 @@ export interface ChallengeStore {
   recordDelivery(id: string, delivery: DeliveryRecord): Promise<void>;
   /** Takes a code that was never sent out of the live ones (its send failed). No effect if the challenge is gone. */
   discardCode(id: string, digest: string): Promise<void>;
+  /**
+   * Counts one event on each counter, atomically per counter, and returns the new states
+   * (send limits, failures across challenges). Each counter is one key with a TTL.
+   */
+  countHits(hits: CounterHit[]): Promise<CounterState[]>;
+  /** The counters' states, without counting. */
+  readHits(keys: string[]): Promise<CounterState[]>;
   /** Applies a provider's delivery status to the challenge's latest message, monotonically. */
   applyStatus(id: string, messageId: string, status: DeliveryStatus): Promise<StatusOutcome>;
   /** Removes a challenge. */

@@ -44,6 +44,7 @@ import {
 import type { WebhookOptions } from '../../src/http/webhooks.js';
 import { startFakeTwilio, startFakeWhatsApp, type FakeTwilio, type FakeWhatsApp } from '../../src/testing/index.js';
 import { metaValidators } from './meta-spec.js';
+import { NO_LIMITS } from './no-limits.js';
 import { redisUrl } from './redis.js';
 import { createTwilioSpecValidators, type TwilioSpecValidators } from './twilio-spec.js';
 
@@ -213,6 +214,10 @@ export async function createHarnessCore(options: HarnessOptions): Promise<Harnes
     pepper: randomBytes(32),
     clock: clock.now,
     onEvent: (event) => events.push(event),
+    // The scenarios start many challenges for one user: the send limits and the growing
+    // cooldown have their own tests (core.limits.test.ts), here they would only get in the way.
+    limits: NO_LIMITS,
+    sends: { cooldown: '30s' },
   });
   return {
     stepup,

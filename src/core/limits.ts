@@ -1,0 +1,155 @@
+import { createHmac } from 'node:crypto';
+import { describe, parseDuration } from './duration.js';
+import { stepUpError } from './errors.js';
+import type { StepUpConfig } from './options.js';
+import type { Duration } from './types.js';
+import type { CounterState } from '../stores/store.js';
+
+/** At most `max` events per `window`, counted in fixed windows that start at the first event. */
+export interface LimitRule {
+  max: number;
+  window: Duration;
+}
+
+export interface LimitsOptions {
+  /** Sends to one number. Default 5 per 15 minutes. `false` turns it off. */
+  phone?: LimitRule | false;
+  /** Sends to one number per day. Default 10 per 24 hours. */
+  phoneDaily?: LimitRule | false;
+  /** Sends for one subject (user). Default 5 per 15 minutes. */
+  subject?: LimitRule | false;
+  /** Sends asked from one IP address (when the caller passes `ip`). Default 20 per 15 minutes. */
+  ip?: LimitRule | false;
+  /**
+   * Wrong codes of one subject across all of its challenges (R-D2): past `max`, verify and
+   * start answer `too_many_attempts` until the window ends. Default 20 per 24 hours.
+   */
+  failures?: LimitRule | false;
+}
+
+export type LimitName = 'phone' | 'phoneDaily' | 'subject' | 'ip' | 'failures';
+
+export interface ResolvedLimit {
+  name: LimitName;
+  max: number;
+  windowMs: number;
+}
+
+export type LimitsConfig = Readonly<Partial<Record<LimitName, ResolvedLimit>>>;
+
+const DEFAULTS: Record<LimitName, { max: number; window: Duration }> = {
+  phone: { max: 5, window: '15m' },
+  phoneDaily: { max: 10, window: '24h' },
+  subject: { max: 5, window: '15m' },
+  ip: { max: 20, window: '15m' },
+  failures: { max: 20, window: '24h' },
+};
+const NAMES = Object.keys(DEFAULTS) as LimitName[];
+
+export function resolveLimits(options: LimitsOptions | undefined): LimitsConfig {
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new TypeError('`limits` must be an object such as { phone: { max: 5, window: \'15m\' } }; omit it for the defaults.');
+  }
+  const given = (options ?? {}) as Record<string, unknown>;
+  const unknown = Object.keys(given).find((key) => !NAMES.includes(key as LimitName));
+  if (unknown) throw new TypeError(`\`limits\` has no option \`${unknown}\`. Known: ${NAMES.join(', ')}.`);
+  const resolved: Partial<Record<LimitName, ResolvedLimit>> = {};
+  for (const name of NAMES) {
+    const rule = given[name] ?? DEFAULTS[name];
+    if (rule === false) continue;
+    const option = `limits.${name}`;
+    if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
+      throw new TypeError(`\`${option}\` must be { max, window } such as { max: ${DEFAULTS[name].max}, window: '${DEFAULTS[name].window}' }, or false to turn it off.`);
+    }
+    const { max, window, ...rest } = rule as Partial<LimitRule>;
+    const extra = Object.keys(rest)[0];
+    if (extra !== undefined) throw new TypeError(`\`${option}\` has no option \`${extra}\`. Known: max, window.`);
+    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 100_000) {
+      throw new TypeError(`\`${option}.max\` must be a whole number from 1 to 100000 (received ${describe(max)}).`);
+    }
+    const windowSec = parseDuration(window, `${option}.window`);
+    if (windowSec < 1 || windowSec > 31 * 86400) throw new TypeError(`\`${option}.window\` must be from 1 second to 31 days (received ${windowSec} s).`);
+    resolved[name] = Object.freeze({ name, max, windowMs: Math.round(windowSec * 1000) });
+  }
+  return Object.freeze(resolved);
+}
+
+/**
+ * Store keys of the counters: keyed hashes, so that no number, user id or address is
+ * readable in the store (R-J12), each its own key (one Cluster slot each).
+ */
+function counterKey(config: StepUpConfig, name: LimitName, value: string): string {
+  return `${name}:${createHmac('sha256', config.peppers[0]!.binding).update(`limit:${name}:${value}`).digest('base64url')}`;
+}
+
+export interface SendContext {
+  phone: string;
+  subject: string;
+  ip: string | undefined;
+}
+
+/** The send counters a send touches, with the value each counts. */
+function sendCounters(config: StepUpConfig, context: SendContext): { limit: ResolvedLimit; key: string }[] {
+  const wanted: [LimitName, string | undefined][] = [
+    ['phone', context.phone], ['phoneDaily', context.phone], ['subject', context.subject], ['ip', context.ip],
+  ];
+  return wanted.flatMap(([name, value]) => {
+    const limit = config.limits[name];
+    return limit && value !== undefined && value !== '' ? [{ limit, key: counterKey(config, name, value) }] : [];
+  });
+}
+
+/**
+ * Counts one send in every window that applies and refuses it (`rate_limited`, with the
+ * seconds until the tightest window ends) when any of them is past its `max`. Every
+ * counter moves, the refused ones too, so the counts stay an upper bound of what was
+ * asked. Nothing is sent on a refusal (R-I1).
+ */
+export async function countSend(config: StepUpConfig, context: SendContext, base: { challengeId?: string; purpose?: string }): Promise<void> {
+  const counters = sendCounters(config, context);
+  if (counters.length === 0) return;
+  const states = await config.store.countHits(counters.map(({ key, limit }) => ({ key, windowMs: limit.windowMs })));
+  refuseIfOver(config, counters.map(({ limit }, index) => ({ limit, state: states[index]! })), base, context, 'rate_limited');
+}
+
+/** The subject's failure counter, read (not counted) before a verify or a start. */
+export async function readFailures(config: StepUpConfig, subject: string): Promise<CounterState | undefined> {
+  const limit = config.limits.failures;
+  if (!limit || subject === '') return undefined;
+  const [state] = await config.store.readHits([counterKey(config, 'failures', subject)]);
+  return state;
+}
+
+/** Refuses with `too_many_attempts` while the subject's failures are at the limit (R-D2). */
+export function refuseIfLockedOut(config: StepUpConfig, state: CounterState | undefined, base: { challengeId?: string; purpose?: string }, context: { subject: string; ip: string | undefined }): void {
+  const limit = config.limits.failures;
+  if (!limit || !state) return;
+  refuseIfOver(config, [{ limit, state: { ...state, count: state.count + 1 } }], base, context, 'too_many_attempts');
+}
+
+/** Counts one wrong code of the subject, across its challenges. */
+export async function countFailure(config: StepUpConfig, subject: string): Promise<void> {
+  const limit = config.limits.failures;
+  if (!limit || subject === '') return;
+  await config.store.countHits([{ key: counterKey(config, 'failures', subject), windowMs: limit.windowMs }]);
+}
+
+function refuseIfOver(
+  config: StepUpConfig,
+  counted: { limit: ResolvedLimit; state: CounterState }[],
+  base: { challengeId?: string; purpose?: string },
+  context: { subject: string; ip: string | undefined },
+  code: 'rate_limited' | 'too_many_attempts',
+): void {
+  const over = counted.filter(({ limit, state }) => state.count > limit.max);
+  if (over.length === 0) return;
+  const retryAfterMs = Math.max(...over.map(({ state }) => state.resetInMs));
+  const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  config.emit({
+    type: 'rate.limited', ...base, subject: context.subject || undefined, ip: context.ip, reason: code,
+    limit: over.map(({ limit }) => limit.name).join(','),
+  });
+  throw stepUpError(code, { retryAfter }, code === 'too_many_attempts'
+    ? 'Too many wrong codes for this account. Try again later.'
+    : 'Too many codes were requested. Try again later.');
+}

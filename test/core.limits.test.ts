@@ -1,0 +1,229 @@
+/**
+ * Abuse limits (issue #6, R-D2, R-I1, R-I3, R-I4): each send limit bites at exactly its
+ * count and lets go when its window ends; wrong codes of one subject are counted across
+ * its challenges; the resend wait grows; numbers of refused types get nothing; the app's
+ * beforeSend can refuse. On the memory store and on a real Redis (whose windows are real
+ * time: short windows there, and a real wait).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isStepUpError, type BeforeSendContext, type LimitsOptions, type StepUpError } from '../src/index.js';
+import { stepUpError } from '../src/core/errors.js';
+import { makeStepUp, NO_LIMITS, PHONE, redisFixture, rejection, SUBJECT, type Harness, type HarnessOptions, type RedisFixture } from './core.fixtures.js';
+
+let redis: RedisFixture;
+beforeAll(async () => {
+  redis = await redisFixture('limits');
+});
+afterAll(async () => {
+  await redis.close();
+});
+
+const WINDOW_MS = 1_200;
+const window = `${WINDOW_MS / 1000}s` as const;
+const OTHER_PHONE = '+34622345678';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.each(['memory', 'redis'] as const)('limits on the %s store', (kind) => {
+  function setup(limits: LimitsOptions, extra: HarnessOptions = {}): Harness & { passWindow(): Promise<void> } {
+    const store = kind === 'redis' ? { store: redis.store } : {};
+    const harness = makeStepUp({ ...store, ...extra, limits: { ...NO_LIMITS, ...limits } });
+    return Object.assign(harness, {
+      // The memory store follows the fake clock; Redis expires keys in real time.
+      async passWindow() {
+        harness.clock.advance(WINDOW_MS + 50);
+        if (kind === 'redis') await sleep(WINDOW_MS + 50);
+      },
+    });
+  }
+  let serial = 0;
+  /** A subject of its own per call, so that tests on the shared Redis do not meet. */
+  const fresh = (name: string) => `${name}-${kind}-${Date.now()}-${serial++}`;
+  /** A number of its own per test (the per-number counters are shared on Redis). */
+  const freshPhone = () => `+3461${String(Date.now() % 1_000_000 + serial++).padStart(7, '0')}`;
+
+  const start = (h: Harness, input: { subject?: string; phone?: string; ip?: string } = {}) =>
+    h.stepup.start({ subject: input.subject ?? SUBJECT, phone: input.phone ?? PHONE, purpose: 'login', ...(input.ip ? { ip: input.ip } : {}) });
+  const expectLimited = async (promise: Promise<unknown>, code: 'rate_limited' | 'too_many_attempts' = 'rate_limited', windowMs = WINDOW_MS): Promise<StepUpError> => {
+    const error = await rejection(promise);
+    expect(error.code).toBe(code);
+    expect(error.status).toBe(429);
+    expect(error.retryAfter).toBeGreaterThanOrEqual(1);
+    expect(error.retryAfter).toBeLessThanOrEqual(Math.ceil(windowMs / 1000));
+    return error;
+  };
+
+  it('R-I1 sends per number: the (max+1)-th start is rate_limited, nothing is sent, and the window lets go', async () => {
+    const h = setup({ phone: { max: 2, window } });
+    const phone = freshPhone();
+    await start(h, { phone, subject: fresh('a') });
+    await start(h, { phone, subject: fresh('b') });
+    await expectLimited(start(h, { phone, subject: fresh('c') }));
+    expect(h.outbox.messages()).toHaveLength(2);
+    expect(h.events.filter((event) => event.type === 'rate.limited').at(-1)).toMatchObject({ reason: 'rate_limited', limit: 'phone' });
+    // Another number is not affected.
+    await start(h, { phone: freshPhone(), subject: fresh('d') });
+    await h.passWindow();
+    await start(h, { phone, subject: fresh('e') });
+    expect(h.outbox.messages()).toHaveLength(4);
+  });
+
+  it('R-I1 sends per number per day counts beside the short window', async () => {
+    const h = setup({ phone: { max: 10, window }, phoneDaily: { max: 3, window } });
+    const phone = freshPhone();
+    for (let i = 0; i < 3; i++) await start(h, { phone, subject: fresh('s') });
+    const error = await expectLimited(start(h, { phone, subject: fresh('s') }));
+    expect(error.message).not.toContain(phone.slice(-6));
+    expect(h.events.at(-1)).toMatchObject({ type: 'rate.limited', limit: 'phoneDaily' });
+  });
+
+  it('R-I1 sends per subject, across numbers; resends count too', async () => {
+    // An hour: the resend below moves the memory store's clock past a short window.
+    const h = setup({ subject: { max: 3, window: '1h' } });
+    const subject = fresh('user');
+    const view = await start(h, { subject, phone: freshPhone() });
+    await start(h, { subject, phone: freshPhone() });
+    h.clock.advance(31_000);
+    await h.stepup.resend(view.challengeId, { subject });
+    await expectLimited(start(h, { subject, phone: freshPhone() }), 'rate_limited', 3_600_000);
+    expect(h.outbox.messages()).toHaveLength(3);
+    await start(h, { subject: fresh('other'), phone: freshPhone() });
+  });
+
+  it('R-I1 a resend refused by a limit sends nothing', async () => {
+    const h = setup({ subject: { max: 1, window: '1h' } });
+    const subject = fresh('user');
+    const view = await start(h, { subject, phone: freshPhone() });
+    h.clock.advance(31_000);
+    await expectLimited(h.stepup.resend(view.challengeId, { subject }), 'rate_limited', 3_600_000);
+    expect(h.outbox.messages()).toHaveLength(1);
+  });
+
+  it('R-I1 sends per IP, only when the caller passes one', async () => {
+    const h = setup({ ip: { max: 2, window } });
+    const ip = `203.0.113.${serial++ % 250}`;
+    await start(h, { ip, subject: fresh('a'), phone: freshPhone() });
+    await start(h, { ip, subject: fresh('b'), phone: freshPhone() });
+    await expectLimited(start(h, { ip, subject: fresh('c'), phone: freshPhone() }));
+    expect(h.events.at(-1)).toMatchObject({ type: 'rate.limited', limit: 'ip', ip });
+    await start(h, { subject: fresh('d'), phone: freshPhone() });
+    await h.passWindow();
+    await start(h, { ip, subject: fresh('e'), phone: freshPhone() });
+  });
+
+  it('R-D2 wrong codes count across challenges: past the limit verify and start are too_many_attempts, even with the right code, until the window ends', async () => {
+    const h = setup({ failures: { max: 3, window } });
+    const subject = fresh('victim');
+    const first = await start(h, { subject, phone: freshPhone() });
+    const code = (id: string) => h.outbox.messages().filter((message) => message.challengeId === id).at(-1)!.code;
+    const wrong = (id: string) => (code(id) === '000000' ? '111111' : '000000');
+    expect((await rejection(h.stepup.verify(first.challengeId, wrong(first.challengeId), { subject }))).code).toBe('invalid_code');
+    expect((await rejection(h.stepup.verify(first.challengeId, wrong(first.challengeId), { subject }))).code).toBe('invalid_code');
+    // A new challenge does not reset the count.
+    const second = await start(h, { subject, phone: freshPhone() });
+    expect((await rejection(h.stepup.verify(second.challengeId, wrong(second.challengeId), { subject }))).code).toBe('invalid_code');
+    const third = await start(h, { subject, phone: freshPhone() }).catch((error: unknown) => error);
+    expect(isStepUpError(third) && third.code).toBe('too_many_attempts');
+    await expectLimited(h.stepup.verify(second.challengeId, code(second.challengeId), { subject }), 'too_many_attempts');
+    expect(h.events.filter((event) => event.type === 'rate.limited').at(-1)).toMatchObject({ reason: 'too_many_attempts', limit: 'failures', subject });
+    // Other users are not affected (R-D4: scoped to the subject).
+    const bystander = fresh('bystander');
+    const theirs = await start(h, { subject: bystander, phone: freshPhone() });
+    await expect(h.stepup.verify(theirs.challengeId, code(theirs.challengeId), { subject: bystander })).resolves.toMatchObject({ claims: { sub: bystander } });
+    // Time-bound (R-D4): after the window a new challenge verifies.
+    await h.passWindow();
+    const later = await start(h, { subject, phone: freshPhone() });
+    await expect(h.stepup.verify(later.challengeId, code(later.challengeId), { subject })).resolves.toMatchObject({ claims: { sub: subject } });
+  });
+
+  it('R-I3 the resend wait grows: 30 s, 60 s, 120 s by default', async () => {
+    const h = setup({}, { sends: { cooldown: ['30s', '60s', '120s'], maxPerChallenge: 5 } });
+    const subject = fresh('user');
+    const view = await start(h, { subject, phone: freshPhone() });
+    expect(Date.parse(view.resendAfter) - h.clock()).toBe(30_000);
+    h.clock.advance(30_000);
+    const second = await h.stepup.resend(view.challengeId, { subject });
+    expect(Date.parse(second.resendAfter) - h.clock()).toBe(60_000);
+    h.clock.advance(59_000);
+    expect((await rejection(h.stepup.resend(view.challengeId, { subject }))).retryAfter).toBe(1);
+    h.clock.advance(1_000);
+    const third = await h.stepup.resend(view.challengeId, { subject });
+    expect(Date.parse(third.resendAfter) - h.clock()).toBe(120_000);
+    h.clock.advance(120_000);
+    const fourth = await h.stepup.resend(view.challengeId, { subject });
+    expect(Date.parse(fourth.resendAfter) - h.clock()).toBe(120_000);
+  });
+
+  it('R-I2 numbers of refused types get no code, with a message that says why, and count against the subject', async () => {
+    const h = setup({ subject: { max: 2, window } });
+    const subject = fresh('pumper');
+    expect((await rejection(start(h, { subject, phone: '+34803123456' }))).message).toBe('Codes cannot be sent to premium-rate numbers.');
+    expect((await rejection(start(h, { subject, phone: '+34901123456' }))).message).toBe('Codes cannot be sent to shared-cost numbers.');
+    expect(h.outbox.messages()).toHaveLength(0);
+    expect(h.events.filter((event) => event.type === 'delivery.failed')).toHaveLength(2);
+    // Two refused numbers used up this subject's sends.
+    await expectLimited(start(h, { subject, phone: freshPhone() }));
+    // denyTypes: [] refuses none; ['FIXED_LINE', 'UNKNOWN'] refuses landlines too.
+    const open = setup({}, { phones: { denyTypes: [] } });
+    await start(open, { subject: fresh('x'), phone: '+34803123456' });
+    const strict = setup({}, { phones: { denyTypes: ['FIXED_LINE', 'UNKNOWN'] } });
+    expect((await rejection(start(strict, { subject: fresh('y'), phone: '+34912345678' }))).message).toBe('Codes cannot be sent to landlines.');
+    await start(strict, { subject: fresh('z'), phone: '+34803123456' });
+  });
+
+  it('R-I4 beforeSend runs before each start and resend the user asks for; false refuses and nothing is sent', async () => {
+    const seen: BeforeSendContext[] = [];
+    let allow = true;
+    const h = setup({}, { beforeSend: (context) => (seen.push(context), allow) });
+    const subject = fresh('user');
+    const phone = freshPhone();
+    const view = await start(h, { subject, phone, ip: '198.51.100.7' });
+    expect(seen[0]).toEqual({ subject, purpose: 'login', country: 'ES', to: view.to, ip: '198.51.100.7', challengeId: undefined, channel: undefined });
+    expect(JSON.stringify(seen)).not.toContain(phone.slice(1));
+    allow = false;
+    h.clock.advance(31_000);
+    expect((await rejection(h.stepup.resend(view.challengeId, { subject }))).code).toBe('invalid_request');
+    expect(seen[1]).toMatchObject({ subject, challengeId: view.challengeId });
+    expect((await rejection(start(h, { subject, phone }))).message).toBe('The application refused to send a code now.');
+    expect(h.outbox.messages()).toHaveLength(1);
+    // The hook may throw its own StepUpError, answered as it is.
+    const thrower = setup({}, { beforeSend: () => { throw stepUpError('rate_limited', { retryAfter: 9 }, 'Solve the CAPTCHA first.'); } });
+    const error = await rejection(start(thrower, { subject: fresh('t'), phone: freshPhone() }));
+    expect(error).toMatchObject({ code: 'rate_limited', retryAfter: 9, message: 'Solve the CAPTCHA first.' });
+  });
+
+  it('limits are validated when the service is built, with a message that says how to fix it', () => {
+    const build = (limits: unknown) => () => makeStepUp({ limits: limits as LimitsOptions });
+    expect(build({ phone: { max: 0, window: '15m' } })).toThrow(/limits.phone.max.*whole number from 1/);
+    expect(build({ phone: { max: 5 } })).toThrow(/limits.phone.window/);
+    expect(build({ phone: { max: 5, window: '60d' } })).toThrow(/at most|31 days/);
+    expect(build({ sms: { max: 5, window: '1m' } })).toThrow(/no option `sms`.*Known: phone, phoneDaily, subject, ip, failures/);
+    expect(build({ ip: true })).toThrow(/limits.ip.*or false to turn it off/);
+    expect(() => makeStepUp({ sends: { cooldown: [] } })).toThrow(/sends.cooldown/);
+    expect(() => makeStepUp({ sends: { cooldown: ['30s', '11m'] } })).toThrow(/at most 10 minutes/);
+    expect(() => makeStepUp({ phones: { denyTypes: ['PREMIUM'] as never } })).toThrow(/phones.denyTypes.*PREMIUM_RATE/);
+    expect(() => makeStepUp({ beforeSend: 'yes' as never })).toThrow(/beforeSend/);
+  });
+});
+
+describe('limit counters in Redis', () => {
+  it('R-J11 R-J12 every counter has a TTL and no key or value holds the number, the subject or the IP', async () => {
+    const fixture = await redisFixture('limit-keys');
+    try {
+      const h = makeStepUp({ store: fixture.store, limits: { failures: { max: 5, window: '1h' } } });
+      const view = await h.stepup.start({ subject: 'user-42', phone: PHONE, purpose: 'login', ip: '192.0.2.1' });
+      await rejection(h.stepup.verify(view.challengeId, '000000', { subject: 'user-42' }));
+      const keys = (await fixture.keys()).filter((key) => key.includes('lim:'));
+      expect(keys.length).toBe(5);
+      for (const key of keys) {
+        expect(await fixture.client.pttl(key)).toBeGreaterThan(0);
+        const value = await fixture.client.get(key);
+        for (const secret of ['user-42', '192.0.2.1', PHONE.slice(1), PHONE.slice(3)]) {
+          expect(key).not.toContain(secret);
+          expect(value).not.toContain(secret);
+        }
+      }
+    } finally {
+      await fixture.close();
+    }
+  });
+});
