@@ -3,7 +3,7 @@
 // refused with its own reason, and a refusal never burns a one-time token.
 import { describe, expect, it } from 'vitest';
 import { hashTransaction, type Transaction } from '../src/index.js';
-import { decodePart, expectRefused, issueToken, makeStepUp, PAYMENT, SUBJECT } from './core.fixtures.js';
+import { decodePart, expectRefused, issueToken, makeStepUp, PAYMENT, rejection, startChallenge, SUBJECT } from './core.fixtures.js';
 
 describe('R-B5 subject', () => {
   it('R-B5 wrong subject: user A token checked for user B is refused (wrong_subject); for A it passes', async () => {
@@ -69,6 +69,19 @@ describe('R-B10 transaction binding', () => {
     for (const same of [{ ...PAYMENT, amount: '1234.560' }, { ...PAYMENT, amount: 1234.56 }, { ...PAYMENT, amount: '01234.56', currency: 'eur' }]) {
       expect(hashTransaction(same)).toBe(hashTransaction(PAYMENT));
     }
+  });
+
+  it('R-F2 a payee or amount changed after the code was sent: the right code gives no token, and the challenge is spent', async () => {
+    const harness = makeStepUp();
+    const { challengeId, code } = await startChallenge(harness, { purpose: 'payment' });
+    const changed = await rejection(harness.stepup.verify(challengeId, code, { subject: SUBJECT, transaction: { ...PAYMENT, payee: 'Mallory' } }));
+    expect(changed.code).toBe('challenge_not_found');
+    expect(harness.events.at(-1)).toMatchObject({ type: 'verify.failed', reason: 'transaction_mismatch', challengeId, purpose: 'payment' });
+    expect((await rejection(harness.stepup.verify(challengeId, code, { subject: SUBJECT, transaction: PAYMENT }))).code).toBe('challenge_not_found');
+    // The same transaction written otherwise is not a change.
+    const again = await startChallenge(harness, { purpose: 'payment' });
+    const same = { amount: `${PAYMENT.amount}0`, currency: 'eur', payee: PAYMENT.payee! };
+    await expect(harness.stepup.verify(again.challengeId, again.code, { subject: SUBJECT, transaction: same })).resolves.toMatchObject({ claims: { txn: hashTransaction(PAYMENT) } });
   });
 
   it('R-F10 a transaction altered after the challenge emits one token.rejected event with reason transaction_mismatch', async () => {

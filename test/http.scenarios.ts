@@ -774,7 +774,7 @@ function defineFailureScenarios(adapter: string, factory: HarnessFactory, storeK
       }
     });
 
-    it('R-J7 Redis stopped mid-test → start, verify, resend and the one-time guard answer 503 store_unavailable fast, never 2xx', async () => {
+    it('R-J7 R-F11 Redis stopped mid-test → start, verify, resend and the one-time guard answer 503 store_unavailable fast, never 2xx', async () => {
       const redis = await startRedis();
       const h = await factory({ store: 'redis', redisUrl: redis.url });
       try {

@@ -11,7 +11,7 @@ import { hashTransaction, normalizeTransaction } from './transaction.js';
 import { countFailure, countSend, readFailures, refuseIfLockedOut } from './limits.js';
 import { type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type VerifyOutcome } from '../stores/store.js';
 import type {
-  BeforeSendContext, ChallengeView, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, VerifyInput, VerifyResult,
+  BeforeSendContext, ChallengeView, Transaction, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, VerifyInput, VerifyResult,
 } from './types.js';
 
 /** What `createStepUp` returns: the four operations of DESIGN §3. */
@@ -273,6 +273,10 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
     config.emit({ type: 'verify.failed', ...base, purpose: record.purpose, reason: 'challenge_not_found' });
     throw stepUpError('challenge_not_found');
   }
+  if (input.transaction !== undefined && !safeEqual(transactionHashOrEmpty(input.transaction), record.txn)) {
+    config.emit({ type: 'verify.failed', ...base, purpose: record.purpose, reason: 'transaction_mismatch' });
+    throw stepUpError('challenge_not_found');
+  }
   const nowSec = Math.floor(config.clock() / 1000);
   const otherFactors = record.otherFactors === '' ? [] : record.otherFactors.split(',');
   const claims: StepUpClaims = {
@@ -348,6 +352,15 @@ function view(config: StepUpConfig, record: ChallengeRecord, unavailable: Readon
       available: !unavailable.has(channel.name),
     })),
   };
+}
+
+/** The hash of a transaction, or a value no challenge holds for one that cannot be canonicalized. */
+function transactionHashOrEmpty(transaction: unknown): string {
+  try {
+    return hashTransaction(transaction as Transaction);
+  } catch {
+    return '\u0000';
+  }
 }
 
 function expectedPurposes(purpose: unknown): string[] | undefined {

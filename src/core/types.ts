@@ -237,6 +237,13 @@ export interface VerifyInput {
    * password-reset code. Default: any.
    */
   purpose?: string | string[];
+  /**
+   * The transaction as your record holds it now. When it no longer hashes to the one the
+   * challenge was started for (the payee or amount changed after the code was sent), the
+   * right code gives no token: the challenge is spent (`challenge_not_found`) and a
+   * `verify.failed` event says `transaction_mismatch` (R-F2, R-F10).
+   */
+  transaction?: Transaction;
 }
 
 /** Claims of a step-up token (DESIGN §6). */
