@@ -11,6 +11,7 @@
  *                                             session is regenerated, and nobody is signed in
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { MemoryStore } from 'express-session';
 import { isStepUpError, type StepUp } from '../../src/index.js';
@@ -37,6 +38,9 @@ const NOBODY = 'nobody';
 
 export function passwordResetRoutes(stepup: StepUp, users: UserDirectory, sessions: MemoryStore): express.Router {
   const resets = new ResetBook(); // the demo's "database" of outstanding resets
+  // Background starts still running, by handle: a code typed before its start has finished
+  // recording the challenge (the message can arrive first) waits for it instead of failing.
+  const starting = new Map<string, Promise<void>>();
   const routes = express.Router();
   const json = express.json({ limit: '2kb' });
   const send = (res: Response, status: number, body: string) => res.status(status).set('Cache-Control', 'no-store').type('json').send(body);
@@ -56,7 +60,11 @@ export function passwordResetRoutes(stepup: StepUp, users: UserDirectory, sessio
     const ip = req.ip;
     send(res, 202, RESET_ACCEPTED);
     // Once the answer is out: look the account up and, only if it exists, send the code.
-    res.once('close', () => setImmediate(() => void startReset(handle, account, binding, ip)));
+    const started = new Promise<void>((resolve) => {
+      res.once('close', () => setImmediate(() => void startReset(handle, account, binding, ip).finally(resolve)));
+    });
+    starting.set(handle, started);
+    void started.then(() => starting.delete(handle));
   });
 
   async function startReset(handle: string, account: unknown, binding: string, ip: string | undefined): Promise<void> {
@@ -77,6 +85,7 @@ export function passwordResetRoutes(stepup: StepUp, users: UserDirectory, sessio
   routes.post('/password-reset/verify', json, async (req, res) => {
     const reset = state(req).passwordReset;
     const handle = reset && 'handle' in reset ? reset.handle : undefined;
+    if (handle !== undefined) await Promise.race([starting.get(handle), setTimeout(15_000, undefined, { ref: false })]);
     const pending = resets.find(handle);
     try {
       // Without a challenge (unknown account), a verify of one that does not exist: the same
