@@ -181,36 +181,30 @@ export async function sendAgain(
   const phone = openSealed(config.peppers, challengeId, record.sealedPhone);
   if (phone === undefined) throw stepUpError('challenge_not_found');
   const userAsked = owner.subject !== '';
-  const [skip] = await Promise.all([
-    unavailableChannels(config, phone),
-    // A user's resend counts against the send limits; the library's own fallback does not (the per-challenge cap bounds it).
-    userAsked ? countSend(config, { phone, subject: record.subject, ip: how.ip }, { challengeId, purpose: record.purpose }).catch(async (error: unknown) => {
-      await config.store.discardCode(challengeId, digest).catch(() => {});
-      throw error;
-    }) : undefined,
-  ]);
-  if (userAsked) {
-    await askApp(config, {
-      subject: record.subject, purpose: record.purpose, country: undefined, to: record.to, ip: how.ip, challengeId,
-      channel: how.requested === undefined ? undefined : config.channels[how.requested]!.name,
-    }).catch(async (error: unknown) => {
-      await config.store.discardCode(challengeId, digest).catch(() => {});
-      throw error;
-    });
-  }
-  const current = config.channels.findIndex((channel) => channel.name === (how.after ?? record.channel));
-  const first = how.requested ?? (how.after === undefined ? Math.max(0, current) : current + 1);
-  if (first >= config.channels.length) throw stepUpError('delivery_failed');
-  let used;
   try {
-    used = await deliverCode(config, { record, phone, code, digest, first, explicit: how.requested !== undefined }, skip);
+    const [skip] = await Promise.all([
+      unavailableChannels(config, phone),
+      // A user's resend counts against the send limits; the library's own fallback does not (the per-challenge cap bounds it).
+      userAsked ? countSend(config, { phone, subject: record.subject, ip: how.ip }, { challengeId, purpose: record.purpose }) : undefined,
+    ]);
+    if (userAsked) {
+      await askApp(config, {
+        subject: record.subject, purpose: record.purpose, country: undefined, to: record.to, ip: how.ip, challengeId,
+        channel: how.requested === undefined ? undefined : config.channels[how.requested]!.name,
+      });
+    }
+    const current = config.channels.findIndex((channel) => channel.name === (how.after ?? record.channel));
+    const first = how.requested ?? (how.after === undefined ? Math.max(0, current) : current + 1);
+    if (first >= config.channels.length) throw stepUpError('delivery_failed');
+    const used = await deliverCode(config, { record, phone, code, digest, first, explicit: how.requested !== undefined }, skip);
+    return view(config, { ...record, channel: used.name, transport: used.transport }, skip);
   } catch (error) {
-    // No channel took the new code: it must not stay valid unsent (beside a hosted provider's code
-    // it would double a guesser's odds). The send stays counted: the provider may have been reached.
+    // The new code went nowhere (a limit, the app's check, or no channel took it): it must not
+    // stay valid unsent, beside a hosted provider's code it would double a guesser's odds. The
+    // send stays counted: a provider may have been reached.
     await config.store.discardCode(challengeId, digest).catch(() => {});
     throw error;
   }
-  return view(config, { ...record, channel: used.name, transport: used.transport }, skip);
 }
 
 /** The number on file, checked against the country and type rules; a refused one counts against the subject's and the IP's send limits. */
