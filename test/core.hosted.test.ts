@@ -306,10 +306,12 @@ describe.each(['redis', 'memory'] as const)('hosted verify (Message Central) on 
   });
 
   it('a provider timeout on validate fails closed: a 5xx error, never a token, even for the right code', async () => {
-    const harness = setup({ mc: { timeoutMs: 300 } });
+    // 800 ms: long enough for the request to reach the fake on a loaded machine (the fake checks
+    // the code on arrival, then holds the answer), short beside the 3 s hold.
+    const harness = setup({ mc: { timeoutMs: 800 } });
     const view = await start(harness);
     const code = providerCode();
-    mc.delay(2_000);
+    mc.delay(3_000);
     const error = await refused(harness.stepup.verify(view.challengeId, code, { subject: SUBJECT }), 'delivery_failed');
     expect(error.status).toBeGreaterThanOrEqual(500);
     mc.delay(0);
