@@ -261,4 +261,50 @@ describe('demo app in Chromium', () => {
       await context.close();
     }
   }, 30_000);
+
+  // It changes ana's number: last, after every test that reads her codes at the old one.
+  it('changes the phone number with a code sent to the current one, and signs out the other session (R-H4)', async () => {
+    requireChromium();
+    const context = await browser.newContext();
+    const other = await browser.newContext();
+    try {
+      const ana = user(0);
+      const elsewhere = await other.newPage();
+      await signInWithPassword(elsewhere, ana.username, ana.password);
+      const outbox = await context.newPage();
+      await enterSignInCode(elsewhere, await codeFromOutbox(outbox, ana.phone, 'login'), ana.name);
+
+      const page = await context.newPage();
+      await signInWithPassword(page, ana.username, ana.password);
+      await enterSignInCode(page, await codeFromOutbox(outbox, ana.phone, 'login'), ana.name);
+      await expect.poll(text(page.locator('#phone')), POLL).toBe('+34 •••••••78');
+      await page.click('#change-phone');
+      await page.waitForURL(`${base}/account/phone`);
+      await page.fill('#phone', '+34 699 12 34 56');
+      await page.click('form[action="/account/phone"] button[type=submit]');
+      await page.waitForURL(`${base}/account/phone/confirm`);
+      await expect.poll(text(page.locator('#new-phone')), POLL).toBe('+34 699 12 34 56');
+      expect(await page.locator('#end-other-sessions').isChecked()).toBe(true);
+      if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/demo-phone-change.png`, fullPage: true });
+
+      // The code went to the number on file.
+      const code = await codeFromOutbox(outbox, ana.phone, 'change-phone');
+      await page.bringToFront();
+      const confirmRequest = page.waitForRequest((request) => request.url().endsWith('/account/phone/confirm'));
+      await page.fill('#code', code);
+      await page.click('#confirm button[type=submit]');
+      const sent = await confirmRequest;
+      expect(sent.headers()['step-up-token']).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+      expect(sent.postDataJSON()).toEqual({ endOtherSessions: true });
+      await page.waitForURL(`${base}/account`);
+      await expect.poll(text(page.locator('#phone')), POLL).toBe('+34 •••••••56');
+
+      // The other session ended.
+      const account = await other.request.get(`${base}/account`, { maxRedirects: 0 });
+      expect(account.status()).toBe(303);
+    } finally {
+      await context.close();
+      await other.close();
+    }
+  }, 60_000);
 });

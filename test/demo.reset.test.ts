@@ -3,18 +3,19 @@
  * a RedisStore: the same answer for every account (R-G1), a code that works once (R-G2),
  * nothing changed before a valid code (R-G3), a token that only sets the new password and
  * dies with it, other reset challenges and sessions of the account ended (R-G4), and no
- * sign-in without the new password AND a code (R-G5). Timing is measured, not tested:
+ * sign-in without the new password AND a code (R-G5), reset sends throttled per account,
+ * number and IP and refused by the beforeSend hook without a change of answer (R-G6). Timing is measured, not tested:
  * `npm run bench:reset`.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import request, { type Response } from 'supertest';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MemoryStore, type ChallengeStore, type OutboxMessage } from '../src/index.js';
-import { createDemoApp, type DemoApp } from '../examples/express/app.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { MemoryStore, type BeforeSendContext, type ChallengeStore, type OutboxMessage } from '../src/index.js';
+import type { DemoApp, DemoAppOptions } from '../examples/express/app.js';
 import { RESET_ACCEPTED, RESET_REFUSED } from '../examples/express/password-reset.js';
-import type { DemoSession } from '../examples/express/session.js';
 import { redisFixture, type RedisFixture } from './core.fixtures.js';
-import { closeServer, listen } from './support/http-harness.js';
+import { closeServer } from './support/http-harness.js';
+import { demoClient, sessionIdOf, startDemo, type DemoBrowser } from './support/demo-client.js';
 import { NO_LIMITS } from './support/no-limits.js';
 
 const NEW_PASSWORD = 'correct-horse-battery';
@@ -37,63 +38,19 @@ describe.each(setups)('password reset in the Express demo ($name)', ({ redis: us
   });
   beforeEach(async () => {
     const store: ChallengeStore = redis?.store ?? new MemoryStore();
-    demo = createDemoApp({ store, limits: NO_LIMITS });
-    server = createServer(demo.app);
-    await listen(server);
+    ({ demo, server } = await startDemo({ store, limits: NO_LIMITS }));
   });
-  afterEach(async () => {
-    await closeServer(server);
-  });
+  afterEach(() => closeServer(server));
 
   const ana = () => demo.users[0]!;
   const luis = () => demo.users[1]!;
 
-  /** A browser: keeps the session cookie and knows its session id. */
-  class Browser {
-    cookie = '';
-
-    async post(path: string, body: object, type: 'json' | 'form' = 'json'): Promise<Response> {
-      return this.#keep(await request(server).post(path).set('Cookie', this.cookie).type(type).send(body));
-    }
-
-    async get(path: string): Promise<Response> {
-      return this.#keep(await request(server).get(path).set('Cookie', this.cookie));
-    }
-
-    get sessionId(): string {
-      return sessionIdOf(this.cookie);
-    }
-
-    #keep(res: Response): Response {
-      const set = ([] as string[]).concat(res.headers['set-cookie'] ?? []).find((cookie) => cookie.startsWith('demo.sid='));
-      if (set) this.cookie = set.split(';')[0]!;
-      return res;
-    }
-  }
-
-  /** The express-session id behind the signed cookie `demo.sid=s:<id>.<signature>`. */
-  const sessionIdOf = (cookie: string) => {
-    const value = decodeURIComponent(cookie.slice('demo.sid='.length));
-    return value.slice(2, value.lastIndexOf('.'));
-  };
-
-  /** What the server keeps in a session (express-session's store). */
-  const sessionData = (sid: string) =>
-    new Promise<DemoSession | undefined>((resolve, reject) => demo.sessions.get(sid, (error, data) => (error ? reject(error) : resolve((data ?? undefined) as DemoSession | undefined))));
+  const { Browser, sessionData, sentCode, passwordStep, signIn, signedIn } = demoClient(() => ({ server, demo }));
+  type Browser = DemoBrowser;
 
   const requestReset = (browser: Browser, account: unknown) => browser.post('/password-reset/request', { account });
   const verifyCode = (browser: Browser, code: string) => browser.post('/password-reset/verify', { code });
   const setPassword = (browser: Browser, password: string) => browser.post('/password-reset/new', { password });
-
-  /**
-   * The newest message for `phone` and `purpose` sent after the first `since` messages. Polled:
-   * the reset's send happens after its answer.
-   */
-  async function sentCode(phone: string, purpose: string, since: number): Promise<OutboxMessage> {
-    let found;
-    await expect.poll(() => (found = demo.outbox.messages().slice(since).filter((message) => message.to === phone && message.purpose === purpose).at(-1)), { timeout: 5000, interval: 5 }).toBeDefined();
-    return found!;
-  }
 
   async function startedReset(account: string, phone: string, browser = new Browser()): Promise<OutboxMessage & { browser: Browser }> {
     const since = demo.outbox.messages().length;
@@ -101,22 +58,6 @@ describe.each(setups)('password reset in the Express demo ($name)', ({ redis: us
     return { browser, ...(await sentCode(phone, 'password-reset', since)) };
   }
 
-  /** The password step: 303 to /login/code (pending, not signed in) or 401. */
-  const passwordStep = (browser: Browser, username: string, password: string) => browser.post('/login', { username, password }, 'form');
-
-  async function signIn(username: string, password: string, phone: string, browser = new Browser()): Promise<Browser> {
-    const since = demo.outbox.messages().length;
-    expect((await passwordStep(browser, username, password)).headers.location).toBe('/login/code');
-    const page = await browser.get('/login/code');
-    const { code, challengeId } = await sentCode(phone, 'login', since);
-    expect(page.text).toContain(challengeId);
-    const done = await browser.post('/login/code', { challengeId, code }, 'form');
-    expect(done.status, done.text).toBe(303);
-    expect(done.headers.location).toBe('/account');
-    return browser;
-  }
-
-  const signedIn = async (browser: Browser) => (await browser.get('/account')).status === 200;
   const wrong = (code: string) => code.slice(0, 5) + String((Number(code[5]) + 1) % 10);
   const headerNames = (res: Response) => Object.keys(res.headers).sort();
   /** Header values that may differ between two identical answers: the date and the new session cookie. */
@@ -283,5 +224,76 @@ describe.each(setups)('password reset in the Express demo ($name)', ({ redis: us
     expect(short.status).toBe(400);
     expect(short.body.error.code).toBe('invalid_password');
     expect((await setPassword(browser, NEW_PASSWORD)).status).toBe(200);
+  });
+});
+
+/**
+ * R-G6: the library's send limits and its `beforeSend` hook (where a CAPTCHA check goes)
+ * apply to the reset's background start. A refused send must not show: the answer stays the
+ * same 202 bytes, only fewer codes go out.
+ */
+describe('password reset throttling in the Express demo (R-G6)', () => {
+  const OFF = { phone: false, phoneDaily: false, subject: false, ip: false, failures: false } as const;
+  const TWO_AN_HOUR = { max: 2, window: '1h' } as const;
+  let demo: DemoApp;
+  let server: Server;
+  let logged: MockInstance<typeof console.error>;
+
+  async function start(options: Pick<DemoAppOptions, 'limits' | 'beforeSend'>): Promise<void> {
+    ({ demo, server } = await startDemo({ store: new MemoryStore(), ...options }));
+  }
+  beforeEach(() => {
+    // The demo tells the operator why a reset sent nothing: console.error, which the tests read.
+    logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+  });
+  afterEach(async () => {
+    logged.mockRestore();
+    await closeServer(server);
+  });
+
+  const { Browser } = demoClient(() => ({ server, demo }));
+  const stable = (res: Response) => ({ status: res.status, body: res.text, headers: Object.fromEntries(Object.entries(res.headers).filter(([name]) => name !== 'date' && name !== 'set-cookie')) });
+  /** Waits until the background starts of `count` requests were refused with `code`. */
+  const refusals = (code: string, count: number) =>
+    expect.poll(() => logged.mock.calls.filter((call) => String(call[0]).startsWith('[demo] password reset: no code sent') && call[1] === code).length, { timeout: 5000, interval: 5 }).toBe(count);
+  const codesTo = (phone: string) => demo.outbox.messages().filter((message) => message.to === phone && message.purpose === 'password-reset');
+
+  it.each([
+    { what: 'account', limits: { ...OFF, subject: TWO_AN_HOUR }, accounts: ['ana', '+34 612 345 678', 'ana', '+34612345678'], sent: { ana: 2, luis: 0 } },
+    { what: 'number', limits: { ...OFF, phone: TWO_AN_HOUR }, accounts: ['+34 612 345 678', 'ana', 'ana', '+34 612 345 678'], sent: { ana: 2, luis: 0 } },
+    { what: 'IP', limits: { ...OFF, ip: TWO_AN_HOUR }, accounts: ['ana', 'luis', 'ana', 'luis'], sent: { ana: 1, luis: 1 } },
+  ])('R-G6 reset sends are throttled per $what, and the answer does not change', async ({ limits, accounts, sent }) => {
+    await start({ limits });
+    const answers = [];
+    // One browser each: a new session per request, as a script that drops its cookies would do.
+    for (const account of accounts) answers.push(await new Browser().post('/password-reset/request', { account }));
+    for (const answer of answers) {
+      expect(answer.text).toBe(RESET_ACCEPTED);
+      expect(stable(answer)).toEqual(stable(answers[0]!));
+    }
+    expect(answers[0]!.status).toBe(202);
+    await refusals('rate_limited', 2);
+    expect(codesTo(demo.users[0]!.phone)).toHaveLength(sent.ana);
+    expect(codesTo(demo.users[1]!.phone)).toHaveLength(sent.luis);
+  });
+
+  it('R-G6 a beforeSend refusal (the CAPTCHA hook) sends nothing and answers the same', async () => {
+    const asked: BeforeSendContext[] = [];
+    // An app's CAPTCHA check would look its answer up here; this one refuses every reset send.
+    await start({
+      limits: NO_LIMITS,
+      beforeSend: (context) => {
+        asked.push(context);
+        return context.purpose !== 'password-reset';
+      },
+    });
+    const refused = await new Browser().post('/password-reset/request', { account: 'ana' });
+    const unknown = await new Browser().post('/password-reset/request', { account: 'nobody-here' });
+    await refusals('invalid_request', 1);
+    expect(stable(refused)).toEqual(stable(unknown));
+    expect(refused.status).toBe(202);
+    expect(demo.outbox.messages()).toEqual([]);
+    // Told what a CAPTCHA or risk check needs, never the full number.
+    expect(asked).toEqual([expect.objectContaining({ subject: demo.users[0]!.id, purpose: 'password-reset', ip: expect.any(String), to: expect.not.stringContaining('12345678') })]);
   });
 });

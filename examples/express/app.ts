@@ -6,15 +6,17 @@
  *   login.ts     the two sign-in steps (passport-local, then WhatsAppOtpStrategy)
  *   payments.ts  payment form, confirm page, stepUpRouter and requireStepUp
  *   password-reset.ts  the enumeration-safe reset: same answer for every account, code, new password
+ *   phone-change.ts    a new phone number, approved by a code sent to the current one (R-H4)
  *   views.ts     the HTML pages; users.ts the demo users; session.ts shared helpers
  */
 import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
-import { isStepUpError, type ChallengeStore, type Channel, type LimitsOptions, type OutboxChannel, type StepUp } from '../../src/index.js';
+import { isStepUpError, type ChallengeStore, type Channel, type LimitsOptions, type OutboxChannel, type StepUp, type StepUpOptions } from '../../src/index.js';
 import { createSignIn } from './login.js';
 import { passwordResetRoutes } from './password-reset.js';
 import { paymentRoutes } from './payments.js';
+import { masked, phoneChangeRoutes } from './phone-change.js';
 import { createDemoService } from './service.js';
 import { currentUser, describe, requireUser, state } from './session.js';
 import { DEMO_USERS, UserDirectory, type DemoCredentials } from './users.js';
@@ -27,6 +29,8 @@ export interface DemoAppOptions {
   channels?: (outbox: OutboxChannel) => Channel[];
   /** Send and failure limits. Default: the library's. */
   limits?: LimitsOptions;
+  /** The app's check before every send (a CAPTCHA, a risk score). Default: none. */
+  beforeSend?: StepUpOptions['beforeSend'];
 }
 
 export interface DemoApp {
@@ -40,7 +44,7 @@ export interface DemoApp {
 }
 
 export function createDemoApp(options: DemoAppOptions = {}): DemoApp {
-  const { stepup, outbox, metrics } = createDemoService(options.store, options.channels, options.limits);
+  const { stepup, outbox, metrics } = createDemoService(options.store, options.channels, options.limits, options.beforeSend);
   const directory = new UserDirectory(DEMO_USERS);
   const signIn = createSignIn(stepup, directory);
 
@@ -77,9 +81,11 @@ export function createDemoApp(options: DemoAppOptions = {}): DemoApp {
       username: user.username,
       methods: amr,
       signedInAt: signedInAt ? new Date(signedInAt * 1000).toISOString() : undefined,
-    }));
+      phone: masked(user.phone),
+    }, { changePhone: true }));
   });
 
+  app.use(phoneChangeRoutes(stepup, directory, sessions));
   app.use(paymentRoutes(stepup));
 
   app.use((req, res) => views.sendPage(res, views.errorPage(currentUser(req), 'Not found', 'There is no such page.'), 404));

@@ -7,13 +7,17 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import * as promClient from 'prom-client';
-import { createStepUp, MemoryStore, OutboxChannel, RedisStore, type ChallengeStore, type Channel, type LimitsOptions, type StepUp } from '../../src/index.js';
+import { createStepUp, MemoryStore, OutboxChannel, RedisStore, type ChallengeStore, type Channel, type LimitsOptions, type StepUp, type StepUpOptions } from '../../src/index.js';
 import type { DemoCredentials } from './users.js';
+
+/** The purpose of the code that approves a new phone number (examples/express/phone-change.ts). */
+export const CHANGE_PHONE = 'change-phone';
 
 export function createDemoService(
   store: ChallengeStore = new MemoryStore(),
   channels: (outbox: OutboxChannel) => Channel[] = (outbox) => [outbox],
   limits?: LimitsOptions,
+  beforeSend?: StepUpOptions['beforeSend'],
 ): { stepup: StepUp; outbox: OutboxChannel; metrics: promClient.Registry } {
   const outbox = new OutboxChannel();
   // A registry per service: the app's /metrics shows this service's counters and nothing else.
@@ -25,17 +29,23 @@ export function createDemoService(
     tokens: { issuer: 'urn:example:demo-bank', audience: 'urn:example:demo-bank', secret: process.env.STEPUP_SECRET ?? randomBytes(32) },
     pepper: process.env.STEPUP_PEPPER ?? randomBytes(32),
     brand: 'Demo Bank',
+    // Beside the presets (login, payment, password-reset): changing the phone number on file.
+    // A purpose of its own, so that no other token opens that route (wrong_purpose); one-time,
+    // and bound to the change (the new number) like a payment to its transaction.
+    purposes: { [CHANGE_PHONE]: { tokenTtl: '5m', oneTime: true, requireTransaction: true } },
     // Every decision as a JSON line on stdout, and Prometheus counters served at /metrics.
     logger: demoLogger,
     metrics: { client: promClient, registry: metrics },
     // The defaults (5 codes per user per 15 minutes, ...) unless a test asks for others.
     ...(limits ? { limits } : {}),
+    // An app's CAPTCHA or risk check, before every send (a test asks for one).
+    ...(beforeSend ? { beforeSend } : {}),
   });
   return { stepup, outbox, metrics };
 }
 
 /** pino on stdout at LOG_LEVEL (default info; silent under the test runner, whose output it would drown). */
-const demoLogger = pino({ level: process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info'), base: { app: 'demo-bank' } });
+export const demoLogger = pino({ level: process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info'), base: { app: 'demo-bank' } });
 
 /** Challenges in memory, or in Redis when REDIS_URL is set. */
 export function storeFromEnvironment(): { store: ChallengeStore; redis?: Redis } {

@@ -22,6 +22,11 @@ export interface DemoSession {
    * password-reset step-up `token`, kept here and never shown to the page.
    */
   passwordReset?: { handle: string } | { token: string };
+  /**
+   * A change of the phone number waiting for the code sent to the CURRENT number: `id` is
+   * random (the code approves this change and no other), `phone` the new number (E.164).
+   */
+  phoneChange?: { id: string; phone: string; challenge: ChallengeView };
 }
 
 // Typed views of express-session's and Passport's request fields, without global type augmentation.
@@ -29,17 +34,19 @@ export const state = (req: Request) => req.session as unknown as DemoSession;
 export const currentUser = (req: Request) => req.user as DemoUser | undefined;
 
 /**
- * Ends every session of the user, signed in or half-way through the sign-in: after a
- * password reset (R-G4). The demo reads its memory store; an app with
- * Redis or a database keeps an index of sessions per user for this.
+ * Ends every session of the user, signed in or half-way through the sign-in, but `keep`:
+ * after a password reset (R-G4), and on request after a change of the phone number (R-H4).
+ * Answers how many ended. The demo reads its memory store; an app with Redis or a database
+ * keeps an index of sessions per user for this.
  */
-export async function endSessionsOf(sessions: MemoryStore, userId: string): Promise<void> {
+export async function endSessionsOf(sessions: MemoryStore, userId: string, keep?: string): Promise<number> {
   const all = await new Promise<Record<string, unknown>>((resolve, reject) => sessions.all((error, found) => (error ? reject(error) : resolve(found ?? {}))));
-  const owned = Object.entries(all).filter(([, data]) => {
+  const owned = Object.entries(all).filter(([sid, data]) => {
     const session = data as DemoSession & { passport?: { user?: unknown } };
-    return session.passport?.user === userId || session.pendingUserId === userId;
+    return sid !== keep && (session.passport?.user === userId || session.pendingUserId === userId);
   });
   await Promise.all(owned.map(([sid]) => new Promise<void>((resolve, reject) => sessions.destroy(sid, (error) => (error ? reject(error) : resolve())))));
+  return owned.length;
 }
 
 /** Pages for signed-in users only. */

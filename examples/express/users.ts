@@ -64,6 +64,19 @@ export class UserDirectory {
     return true;
   }
 
+  /** Replaces the user's phone number on file (E.164); `false` if there is no such user. */
+  setPhone(id: string, phone: string): boolean {
+    const found = this.#users.get(id);
+    if (!found) return false;
+    this.#users.set(id, { ...found, phone });
+    return true;
+  }
+
+  /** Whether a user other than `exceptId` has this number (E.164) on file. */
+  phoneTaken(phone: string, exceptId: string): boolean {
+    return [...this.#users.values()].some((user) => user.id !== exceptId && user.phone === phone);
+  }
+
   /** The user if the password matches; the same work is done for unknown usernames. */
   async checkPassword(username: string, password: string): Promise<DemoUser | undefined> {
     const found = [...this.#users.values()].find((user) => user.username === username);

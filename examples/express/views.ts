@@ -71,6 +71,7 @@ const STYLE = `
   .muted { color: var(--muted); font-size: 14px; }
   label { display: block; font-weight: 600; margin: 14px 0 4px; }
   input, select { font: inherit; padding: 8px 10px; border: 1px solid #cbd5e1; border-radius: 6px; width: 100%; max-width: 320px; }
+  input[type=checkbox] { width: auto; margin: 0 6px 0 0; }
   input.code { font-size: 22px; letter-spacing: 6px; max-width: 200px; font-variant-numeric: tabular-nums; }
   button { font: inherit; padding: 8px 16px; border-radius: 6px; border: 1px solid var(--brand); background: var(--brand); color: #fff; cursor: pointer; }
   button.secondary { background: #fff; color: var(--brand); }
@@ -139,6 +140,8 @@ ${script ? html`<script nonce="${nonce}">${new Html(script)}</script>` : ''}
 /** Links to routes that only some demos have (the Express demo has the password reset, the Koa demo not yet). */
 export interface PageLinks {
   passwordReset?: boolean;
+  /** The account page links to the change of phone number (Express demo). */
+  changePhone?: boolean;
 }
 
 const forgotPassword = (links: PageLinks) => (links.passwordReset ? html`<p class="muted"><a href="/password-reset" id="forgot">Forgot password?</a></p>` : '');
@@ -217,9 +220,11 @@ export interface AccountView {
   username: string;
   signedInAt?: string | undefined;
   methods?: string[] | undefined;
+  /** The number on file, masked. */
+  phone?: string | undefined;
 }
 
-export function accountPage(user: PageUser, account: AccountView): Page {
+export function accountPage(user: PageUser, account: AccountView, links: PageLinks = {}): Page {
   return {
     title: 'Account',
     user,
@@ -229,8 +234,9 @@ export function accountPage(user: PageUser, account: AccountView): Page {
     <dt>Username</dt><dd>${account.username}</dd>
     ${account.signedInAt ? html`<dt>Signed in</dt><dd>${account.signedInAt}</dd>` : ''}
     ${account.methods ? html`<dt>Methods (amr)</dt><dd id="amr">${account.methods.join(', ')}</dd>` : ''}
+    ${account.phone ? html`<dt>Phone for codes</dt><dd id="phone">${account.phone}</dd>` : ''}
   </dl>
-  <div class="actions"><a href="/pay">Make a payment →</a></div>
+  <div class="actions"><a href="/pay">Make a payment →</a>${links.changePhone ? html` <a href="/account/phone" id="change-phone">Change phone number</a>` : ''}</div>
 </div>`,
   };
 }
@@ -277,18 +283,64 @@ export function confirmPage(user: PageUser, payment: PaymentView): Page {
   <p class="amount" id="amount">${payment.amount} ${payment.currency}</p>
   <dl><dt>To</dt><dd id="payee">${payment.payee}</dd><dt>Reference</dt><dd>${payment.id}</dd></dl>
   <p>We sent a code to approve it by WhatsApp to <strong>${payment.challenge.to}</strong>. WhatsApp shows only the code: check the amount and payee here.</p>
-  <form id="confirm" data-challenge="${payment.challenge.challengeId}" data-payment="${payment.id}">
+  ${confirmForm({ stepup: '/stepup', challenge: payment.challenge, confirm: `/payments/${payment.id}/confirm`, submit: `Approve ${payment.amount} ${payment.currency}`, cancel: '/pay' })}
+</div>`,
+    script: CONFIRM_SCRIPT,
+  };
+}
+
+/**
+ * The code form of the confirm pages, run by CONFIRM_SCRIPT: `stepup` is where the library's
+ * router verifies the code, `confirm` the guarded route the token goes to, `choices`
+ * checkboxes sent along with it.
+ */
+function confirmForm(form: { stepup: string; challenge: ChallengeView; confirm: string; submit: string; cancel: string; choices?: Html }): Html {
+  return html`<form id="confirm" data-stepup="${form.stepup}" data-challenge="${form.challenge.challengeId}" data-confirm="${form.confirm}">
     <label for="code">Code</label>
     <input id="code" name="code" class="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]*" maxlength="10" required autofocus>
+    ${form.choices}
     <div class="actions">
-      <button type="submit">Approve ${payment.amount} ${payment.currency}</button>
+      <button type="submit">${form.submit}</button>
       <button type="button" class="secondary" id="resend">Resend</button>
-      <a href="/pay">Cancel</a>
+      <a href="${form.cancel}">Cancel</a>
     </div>
   </form>
   <p class="error" role="alert" id="error"></p>
   <p class="notice" role="status" id="notice"></p>
-  <p class="muted">No phone? Read the code in the <a href="/dev/outbox" target="_blank" rel="noopener">dev outbox</a>.</p>
+  <p class="muted">No phone? Read the code in the <a href="/dev/outbox" target="_blank" rel="noopener">dev outbox</a>.</p>`;
+}
+
+/** The change of phone number, step 1: the new number. */
+export function phonePage(user: PageUser, state: { current: string; error?: string; value?: string }): Page {
+  return {
+    title: 'Change phone number',
+    user,
+    body: html`<div class="card">
+  <h1>Change your phone number</h1>
+  ${state.error ? html`<p class="error" role="alert" id="error">${state.error}</p>` : ''}
+  <p>Codes now go to <strong id="current">${state.current}</strong>. To change it, we first send a code to that number: have it at hand.</p>
+  <form method="post" action="/account/phone">
+    <label for="phone">New mobile number</label>
+    <input id="phone" name="phone" type="tel" autocomplete="tel" maxlength="32" placeholder="+34 612 345 678" required value="${state.value ?? ''}">
+    <div class="actions"><button type="submit">Send a code to my current number</button> <a href="/account">Cancel</a></div>
+  </form>
+</div>`,
+  };
+}
+
+/** Step 2: the code sent to the CURRENT number approves exactly this new number. */
+export function phoneConfirmPage(user: PageUser, change: { phone: string; challenge: ChallengeView }): Page {
+  return {
+    title: 'Confirm new phone number',
+    user,
+    body: html`<div class="card">
+  <h1>Confirm the new number</h1>
+  <dl><dt>New number</dt><dd id="new-phone">${change.phone}</dd></dl>
+  <p>We sent a code by WhatsApp to your current number <strong>${change.challenge.to}</strong>. Enter it to switch to the new number.</p>
+  ${confirmForm({
+    stepup: '/account/phone/stepup', challenge: change.challenge, confirm: '/account/phone/confirm', submit: 'Change number', cancel: '/account',
+    choices: html`<label><input type="checkbox" name="endOtherSessions" id="end-other-sessions" checked> Sign out everywhere else</label>`,
+  })}
 </div>`,
     script: CONFIRM_SCRIPT,
   };
@@ -381,15 +433,19 @@ async function post(url, body, headers) {
 `;
 
 /**
- * 1. POST /stepup/challenges/:id/verify { code } (the library's router) answers the step-up token.
- * 2. POST /payments/:id/confirm with the token in the `Step-Up-Token` header: the guard checks it.
+ * The payment's and the phone change's confirm pages; the form's `data-` attributes name the
+ * challenge, the library's router (`data-stepup`) and the guarded route (`data-confirm`).
+ * 1. POST <stepup>/challenges/:id/verify { code } (the library's router) answers the step-up token.
+ * 2. POST <confirm> with the token in the `Step-Up-Token` header, and the form's checkboxes as
+ *    booleans: the guard checks the token; the answer names the next page.
  * The token lives only in a local variable for the few milliseconds between the two calls:
  * never in storage, a cookie or a URL. A custom header also cannot be sent cross-site
  * without a CORS preflight, which this app never grants.
  */
 const CONFIRM_SCRIPT = `${SCRIPT_HELPERS}
 const form = document.getElementById('confirm');
-const { challenge, payment } = form.dataset;
+const { challenge, stepup, confirm } = form.dataset;
+const challengeUrl = stepup + '/challenges/' + encodeURIComponent(challenge);
 
 function describe(body) {
   const error = (body && body.error) || {};
@@ -403,11 +459,13 @@ form.addEventListener('submit', async (event) => {
   event.preventDefault();
   show('', 'Checking…');
   try {
-    const verified = await post('/stepup/challenges/' + encodeURIComponent(challenge) + '/verify', { code: form.code.value.trim() });
+    const verified = await post(challengeUrl + '/verify', { code: form.code.value.trim() });
     if (!verified.ok) return show(describe(verified.body));
-    const confirmed = await post('/payments/' + encodeURIComponent(payment) + '/confirm', {}, { 'Step-Up-Token': verified.body.token });
+    const choices = {};
+    for (const box of form.querySelectorAll('input[type=checkbox]')) choices[box.name] = box.checked;
+    const confirmed = await post(confirm, choices, { 'Step-Up-Token': verified.body.token });
     if (!confirmed.ok) return show(describe(confirmed.body));
-    location.assign(confirmed.body.receipt);
+    location.assign(confirmed.body.receipt || confirmed.body.next);
   } catch {
     show('The network failed. Try again.');
   }
@@ -416,7 +474,7 @@ form.addEventListener('submit', async (event) => {
 document.getElementById('resend').addEventListener('click', async () => {
   show('', 'Sending…');
   try {
-    const sent = await post('/stepup/challenges/' + encodeURIComponent(challenge) + '/resend', {});
+    const sent = await post(challengeUrl + '/resend', {});
     if (!sent.ok) return show(describe(sent.body));
     show('', 'A new code was sent to ' + sent.body.to + '.');
   } catch {
