@@ -7,7 +7,9 @@ import { buildExpressApp } from './support/http-app.js';
 import { defineHttpScenarios } from './http.scenarios.js';
 import { defineWebhookScenarios } from './http.webhook-scenarios.js';
 import { defineFuzzScenarios } from './http.fuzz.js';
+import { defineTokenAttackScenarios } from './http.token-attacks.js';
 
 defineHttpScenarios('express', buildExpressApp);
 defineWebhookScenarios('express', buildExpressApp);
 defineFuzzScenarios('express', buildExpressApp);
+defineTokenAttackScenarios('express', buildExpressApp);

@@ -8,7 +8,9 @@ import { buildKoaApp } from './support/http-app-koa.js';
 import { defineHttpScenarios } from './http.scenarios.js';
 import { defineWebhookScenarios } from './http.webhook-scenarios.js';
 import { defineFuzzScenarios } from './http.fuzz.js';
+import { defineTokenAttackScenarios } from './http.token-attacks.js';
 
 defineHttpScenarios('koa', buildKoaApp);
 defineWebhookScenarios('koa', buildKoaApp);
 defineFuzzScenarios('koa', buildKoaApp);
+defineTokenAttackScenarios('koa', buildKoaApp);

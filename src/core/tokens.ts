@@ -195,6 +195,8 @@ export async function verifySignedToken(config: TokenConfig, token: string, nowM
   }
   const typ = typeof decoded.header.typ === 'string' ? decoded.header.typ.toLowerCase().replace(/^application\//, '') : '';
   if (typ !== config.type.toLowerCase()) throw new TokenRejection('invalid', 'invalid_token');
+  // RFC 7515 §4.1.11: a JWS whose `crit` names extensions the recipient does not understand is invalid; we understand none.
+  if ((decoded.header as { crit?: unknown }).crit !== undefined) throw new TokenRejection('invalid', 'invalid_token');
   const payload = decoded.payload;
   if (typeof payload !== 'object' || payload === null) throw new TokenRejection('invalid', 'invalid_token');
   const claims = payload as Record<string, unknown>;
@@ -204,6 +206,9 @@ export async function verifySignedToken(config: TokenConfig, token: string, nowM
   for (const name of REQUIRED_NUMBERS) {
     if (typeof claims[name] !== 'number' || !Number.isFinite(claims[name])) throw new TokenRejection('invalid', 'invalid_token');
   }
+  // jsonwebtoken reads `iat` only for its maxAge option: a token issued in the future (beyond the
+  // tolerance) is not yet valid, as with `nbf`, or its exp could outlive the purpose's lifetime.
+  if ((claims.iat as number) > Math.floor(nowMs / 1000) + config.clockToleranceSec) throw new TokenRejection('invalid', 'invalid_token');
   if (!Array.isArray(claims.amr) || claims.amr.length === 0 || claims.amr.some((value) => typeof value !== 'string')) {
     throw new TokenRejection('invalid', 'invalid_token');
   }

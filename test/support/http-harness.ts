@@ -24,7 +24,7 @@
  * `webhooks: true` the router also mounts `/stepup/webhooks/whatsapp` and `/stepup/webhooks/twilio`
  * with `core.webhooks` (every adapter passes that option, as is, to its `stepUpRouter`).
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -64,6 +64,28 @@ export interface HarnessOptions {
   channels?: 'outbox' | 'failing' | 'providers' | 'twilio-providers';
   /** Mount the router's `webhooks` (WEBHOOK_SECRETS, the fake Twilio's auth token). Needs provider channels. */
   webhooks?: boolean;
+  /**
+   * The service's token algorithm: `'HS256'` (default) with `tokens.secret`, or `'ES256'` /
+   * `'RS256'` with the key pair in `tokens.privateKey` / `tokens.publicKey` (one pair per
+   * process, so that building many harnesses stays fast).
+   */
+  tokenAlgorithm?: HarnessTokenAlgorithm;
+}
+
+export type HarnessTokenAlgorithm = 'HS256' | 'ES256' | 'RS256';
+
+/** What a forger would need, to build tokens the guard must refuse (and, with the service's own key, to vary one thing only). */
+export interface HarnessTokens {
+  issuer: string;
+  audience: string;
+  algorithm: HarnessTokenAlgorithm;
+  /** HS256: the service's secret. ES256 / RS256: random bytes the service does not know. */
+  secret: Buffer;
+  /** ES256 / RS256: the service's key pair. */
+  privateKey?: KeyObject;
+  publicKey?: KeyObject;
+  keyId: string;
+  type: string;
 }
 
 /** What the webhooks are configured with: Meta's verify token and app secret, and Twilio's public callback URL. */
@@ -95,7 +117,7 @@ export interface HttpHarness {
   store: ChallengeStore;
   storeKind: StoreKind;
   /** What a forger would need, to build tokens the guard must refuse. */
-  tokens: { issuer: string; audience: string; secret: Buffer; keyId: string; type: string };
+  tokens: HarnessTokens;
   /** Unexpected errors the router and guards reported through `onError`. */
   errors: unknown[];
   events: StepUpEvent[];
@@ -204,13 +226,15 @@ export async function createHarnessCore(options: HarnessOptions): Promise<Harnes
   if (options.webhooks && !providerChannels) throw new Error('webhooks: true needs provider channels (the fake Twilio signs callbacks).');
   const providers = providerChannels ? await startProviders() : undefined;
   const channels = options.channels === 'failing' ? [new FailingChannel()] : providers ? providerChannelsOf(providers, options.channels === 'twilio-providers', outbox, sms) : [outbox, sms];
-  const tokens = { issuer: 'https://app.test', audience: 'https://app.test/api', secret: randomBytes(32), keyId: 'stepup-1', type: 'stepup+jwt' };
+  const tokens = harnessTokens(options.tokenAlgorithm ?? 'HS256');
   const errors: unknown[] = [];
   const events: StepUpEvent[] = [];
   const stepup = createStepUp({
     store,
     channels,
-    tokens: { issuer: tokens.issuer, audience: tokens.audience, secret: tokens.secret, keyId: tokens.keyId },
+    tokens: tokens.privateKey && tokens.publicKey && tokens.algorithm !== 'HS256'
+      ? { issuer: tokens.issuer, audience: tokens.audience, algorithm: tokens.algorithm, privateKey: tokens.privateKey, publicKey: tokens.publicKey, keyId: tokens.keyId }
+      : { issuer: tokens.issuer, audience: tokens.audience, secret: tokens.secret, keyId: tokens.keyId },
     pepper: randomBytes(32),
     clock: clock.now,
     onEvent: (event) => events.push(event),
@@ -244,6 +268,20 @@ export async function createHarnessCore(options: HarnessOptions): Promise<Harnes
       await providers?.twilio.close();
     },
   };
+}
+
+const keyPairs = new Map<'ES256' | 'RS256', { privateKey: KeyObject; publicKey: KeyObject }>();
+
+/** The service's token settings for `algorithm`; key pairs are made once per process (RSA takes a while). */
+function harnessTokens(algorithm: HarnessTokenAlgorithm): HarnessTokens {
+  const base = { issuer: 'https://app.test', audience: 'https://app.test/api', algorithm, secret: randomBytes(32), keyId: 'stepup-1', type: 'stepup+jwt' };
+  if (algorithm === 'HS256') return base;
+  let pair = keyPairs.get(algorithm);
+  if (!pair) {
+    pair = algorithm === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
+    keyPairs.set(algorithm, pair);
+  }
+  return { ...base, ...pair };
 }
 
 let twilioValidators: TwilioSpecValidators | undefined;
