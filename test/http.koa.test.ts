@@ -1,6 +1,6 @@
 /**
  * The HTTP scenario suite (test/http.scenarios.ts) against the Koa adapter, on Redis
- * (the contract of `npm test`) and on the memory store: the same scenarios, unchanged,
+ * (the contract of `npm test`), on the memory store and on a 3-primary Redis Cluster: the same scenarios, unchanged,
  * as test/http.express.test.ts runs on Express; then the delivery-webhook scenarios
  * (test/http.webhook-scenarios.ts) on Redis.
  */
@@ -10,7 +10,7 @@ import { defineWebhookScenarios } from './http.webhook-scenarios.js';
 import { defineFuzzScenarios } from './http.fuzz.js';
 import { defineTokenAttackScenarios } from './http.token-attacks.js';
 
-defineHttpScenarios('koa', buildKoaApp);
+defineHttpScenarios('koa', buildKoaApp, { stores: ['redis', 'memory', 'cluster'] });
 defineWebhookScenarios('koa', buildKoaApp);
 defineFuzzScenarios('koa', buildKoaApp);
 defineTokenAttackScenarios('koa', buildKoaApp);

@@ -7,8 +7,9 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore, RedisStore, type ChallengeOwner, type ChallengeRecord, type ChallengeStore } from '../src/index.js';
 import { DUE_FALLBACKS_TTL_MS, systemOwner, type DeliveryRecord } from '../src/stores/store.js';
-import { redisFixture, type RedisFixture } from './core.fixtures.js';
-import { redisUrl } from './support/redis.js';
+import * as scripts from '../src/stores/redis-scripts.js';
+import { redisFixture, uniquePrefix, type RedisFixture } from './core.fixtures.js';
+import { connectCluster, redisUrl } from './support/redis.js';
 
 const T0 = 1_900_000_000_000;
 const TTL_MS = 10 * 60_000;
@@ -851,6 +852,116 @@ describe('RedisStore', () => {
     });
   });
 });
+
+// ---- RedisStore on Redis Cluster ----------------------------------------------------
+// The same contract on the suite's shared 3-primary cluster (global setup), through the
+// Cluster client the README recommends. A script that touched keys of two slots would
+// fail here with CROSSSLOT, surfacing as store_unavailable.
+
+describe('RedisStore on a 3-primary Redis Cluster', () => {
+  let cluster: Cluster;
+  let store: RedisStore;
+  const prefix = uniquePrefix('cluster');
+
+  beforeAll(async () => {
+    cluster = await connectCluster();
+    store = new RedisStore({ client: cluster, prefix });
+  });
+  afterAll(async () => {
+    if (!cluster) return;
+    // One DEL per key: a multi-key DEL across slots would itself be CROSSSLOT.
+    for (const key of await scanCluster(cluster, `${prefix}*`)) await cluster.del(key);
+    cluster.disconnect();
+  });
+
+  describeStoreContract('RedisStore on Redis Cluster', () => store);
+
+  describe('Cluster specifics', () => {
+    it('R-J1: every script reads and writes KEYS[1] only, never a key name built in Lua', () => {
+      const all = Object.entries(scripts).filter(([name]) => name.endsWith('_SCRIPT'));
+      expect(all.length).toBeGreaterThanOrEqual(12);
+      for (const [name, lua] of all) {
+        const calls = [...lua.matchAll(/redis\.call\('(\w+)'(?:,\s*([^,)]+))?/g)];
+        expect(calls.length, name).toBeGreaterThan(0);
+        for (const [call, , key] of calls) expect(key, `${name}: ${call}`).toBe('KEYS[1]');
+        expect(lua, name).not.toMatch(/KEYS\[[^1]|\.\.\s*KEYS|KEYS\[1\]\s*\.\./);
+      }
+    });
+
+    it('R-J1 R-J11: every operation, on keys spread over all three primaries, runs without CROSSSLOT; each key is one hash tag on its own slot, with a bounded TTL', async () => {
+      const own = new RedisStore({ client: cluster, prefix: `${prefix}all:` });
+      const records = Array.from({ length: 24 }, () => challengeRecord({ nextSendAt: T0 }));
+      await Promise.all(records.map((record) => own.create(record, 90_000)));
+      await Promise.all(records.map(async (record, index) => {
+        const who = owner(record);
+        switch (index % 6) {
+          case 0:
+            expect(await own.verify(record.id, who, ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+            return;
+          case 1:
+            expect(await own.reserveResend(record.id, who, { digest: 'p1:new', cooldownMs: 1_000, keepEarlier: true })).toMatchObject({ status: 'ok' });
+            return;
+          case 2:
+            await own.recordDelivery(record.id, { channel: 'sms', transport: 'sms', messageId: `SM${index}`, sentAt: T0, keepEarlier: false });
+            expect(await own.applyStatus(record.id, `SM${index}`, 'delivered')).toMatchObject({ status: 'applied' });
+            return;
+          case 3:
+            expect(await own.beginHostedCheck(record.id, who)).toMatchObject({ status: 'check' });
+            expect(await own.finishHostedCheck(record.id, false)).toEqual({ status: 'invalid', attemptsLeft: 2 });
+            return;
+          case 4:
+            await own.discardCode(record.id, 'p1:right');
+            return;
+          default:
+            expect(await own.verify(record.id, who, ['p1:right'])).toMatchObject({ status: 'ok' });
+        }
+      }));
+      const counters = Array.from({ length: 12 }, (_, index) => ({ key: `ip:10.0.0.${index}`, windowMs: 60_000 }));
+      expect(await own.countHits(counters)).toEqual(counters.map(() => ({ count: 1, resetInMs: expect.any(Number) })));
+      expect((await own.readHits(counters.map(({ key }) => key))).map(({ count }) => count)).toEqual(counters.map(() => 1));
+      await Promise.all(Array.from({ length: 8 }, (_, index) => own.setFact(`msg:wamid.${index}`, 'c', 45_000)));
+      expect(await own.getFact('msg:wamid.3')).toBe('c');
+      await own.scheduleFallback('c1 m1', T0);
+      expect(await own.consumeOnce('jti-a', 45_000)).toBe(true);
+      expect(await own.consumeOnce('jti-b', 45_000)).toBe(true);
+
+      const keys = await scanCluster(cluster, `${prefix}all:*`);
+      // 20 live challenges (4 consumed), 12 counters, 8 facts, the due set, 2 one-time marks.
+      expect(keys).toHaveLength(20 + 12 + 8 + 1 + 2);
+      const slots = new Set<number>();
+      for (const key of keys) {
+        const tags = key.match(/\{([^{}]*)\}/g) ?? [];
+        expect(tags, key).toHaveLength(1);
+        const slot = Number(await cluster.call('CLUSTER', 'KEYSLOT', key));
+        expect(Number(await cluster.call('CLUSTER', 'KEYSLOT', tags[0]!.slice(1, -1))), key).toBe(slot);
+        slots.add(slot);
+        const pttl = await cluster.pttl(key);
+        expect(pttl, key).toBeGreaterThan(0);
+        expect(pttl, key).toBeLessThanOrEqual(86_400_000);
+      }
+      expect(slots.size).toBeGreaterThan(30);
+      // The run really used every primary.
+      const perNode = await Promise.all(cluster.nodes('master').map(async (node) => (await scan(node, `${prefix}all:*`)).length));
+      expect(perNode).toHaveLength(3);
+      for (const count of perNode) expect(count).toBeGreaterThan(0);
+    });
+
+    it('R-J10: after SCRIPT FLUSH on every primary the next operations still work (EVALSHA falls back to EVAL)', async () => {
+      const record = challengeRecord();
+      await store.create(record, TTL_MS);
+      await Promise.all(cluster.nodes('master').map((node) => node.script('FLUSH')));
+      expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+      const more = Array.from({ length: 9 }, () => challengeRecord());
+      await Promise.all(more.map((one) => store.create(one, TTL_MS)));
+      expect(await store.verify(record.id, owner(record), ['p1:right'])).toMatchObject({ status: 'ok' });
+      for (const one of more) expect(await store.verify(one.id, owner(one), ['p1:right'])).toMatchObject({ status: 'ok' });
+    });
+  });
+});
+
+async function scanCluster(cluster: Cluster, pattern: string): Promise<string[]> {
+  return (await Promise.all(cluster.nodes('master').map((node) => scan(node, pattern)))).flat();
+}
 
 async function scan(client: Redis, pattern: string): Promise<string[]> {
   const found: string[] = [];

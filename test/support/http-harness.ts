@@ -28,7 +28,7 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import {
   createStepUp,
   MemoryStore,
@@ -45,15 +45,18 @@ import type { WebhookOptions } from '../../src/http/webhooks.js';
 import { startFakeTwilio, startFakeWhatsApp, type FakeTwilio, type FakeWhatsApp } from '../../src/testing/index.js';
 import { metaValidators } from './meta-spec.js';
 import { NO_LIMITS } from './no-limits.js';
-import { redisUrl } from './redis.js';
+import { connectCluster, redisUrl, type ClusterNode } from './redis.js';
 import { createTwilioSpecValidators, type TwilioSpecValidators } from './twilio-spec.js';
 
-export type StoreKind = 'memory' | 'redis';
+/** `'cluster'`: a RedisStore over an ioredis Cluster client on the suite's shared 3-primary Redis Cluster. */
+export type StoreKind = 'memory' | 'redis' | 'cluster';
 
 export interface HarnessOptions {
   store: StoreKind;
   /** For `store: 'redis'`: another server than the suite's shared one (for outage tests). */
   redisUrl?: string;
+  /** For `store: 'cluster'`: another cluster than the suite's shared one (for a test that moves slots). */
+  clusterNodes?: ClusterNode[];
   /**
    * `'failing'`: a single channel whose send always rejects (delivery_failed). `'providers'`:
    * `whatsappCloudChannel` (name 'whatsapp') then Twilio SMS ('sms'), the real clients against
@@ -203,7 +206,7 @@ export interface HarnessCore extends Omit<HttpHarness, 'server' | 'constructGuar
 /** The service with its outboxes, clock and store; the adapter adds the app around it. */
 export async function createHarnessCore(options: HarnessOptions): Promise<HarnessCore> {
   const clock = new TestClock();
-  let redis: Redis | undefined;
+  let redis: Redis | Cluster | undefined;
   let store: ChallengeStore;
   if (options.store === 'redis') {
     // The fail-fast settings the README recommends: an outage answers at once.
@@ -216,6 +219,10 @@ export async function createHarnessCore(options: HarnessOptions): Promise<Harnes
     });
     redis.on('error', () => undefined);
     if (redis.status !== 'ready') await once(redis, 'ready');
+    store = new RedisStore({ client: redis, prefix: `http-test:${randomBytes(6).toString('hex')}:` });
+  } else if (options.store === 'cluster') {
+    // The Cluster options the README recommends (scaleReads 'master', no offline queue).
+    redis = await connectCluster(options.clusterNodes);
     store = new RedisStore({ client: redis, prefix: `http-test:${randomBytes(6).toString('hex')}:` });
   } else {
     store = new MemoryStore({ clock: clock.now });

@@ -20,7 +20,7 @@ export interface StartRedisOptions {
   args?: string[];
 }
 
-const HOST = '127.0.0.1';
+export const HOST = '127.0.0.1';
 const READY_TIMEOUT_MS = 5_000;
 const STOP_TIMEOUT_MS = 5_000;
 const MAX_PORT_ATTEMPTS = 5;
@@ -61,7 +61,8 @@ function spawnWatchdog(pid: number): ChildProcess {
   return watchdog;
 }
 
-function onPath(command: string): boolean {
+/** Whether `command` is an executable on PATH (to give a clear message before spawning it). */
+export function onPath(command: string): boolean {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     try {
