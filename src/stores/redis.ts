@@ -31,6 +31,14 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** Longest wait for one store operation before it fails as `store_unavailable`, in ms. Default 1000. */
   timeoutMs?: number;
+  /**
+   * After the writes a failover must not lose (a new challenge, a verify that consumed it or
+   * counted an attempt, a hosted check, a one-time token id), send `WAIT replicas timeoutMs` on
+   * the same connection and fail closed (`store_unavailable`) when fewer replicas acknowledged.
+   * Off by default (no extra command). Not for a Cluster client: ioredis sends a keyless WAIT
+   * to any node; use `min-replicas-to-write` on a Cluster instead.
+   */
+  waitForReplicas?: { replicas: number; timeoutMs: number };
 }
 
 type ScriptCommand = (...args: (string | number)[]) => Promise<unknown>;
@@ -95,14 +103,15 @@ export class RedisStore implements ChallengeStore {
   readonly #client: Redis | Cluster;
   readonly #prefix: string;
   readonly #timeoutMs: number;
+  readonly #wait: { replicas: number; timeoutMs: number } | undefined;
 
   constructor(options: RedisStoreOptions) {
     if (!options || typeof options !== 'object') {
       throw new TypeError('RedisStore needs options: new RedisStore({ client: new Redis(url) }).');
     }
-    const { client, prefix = 'stepup:', timeoutMs = 1000, ...unknown } = options;
+    const { client, prefix = 'stepup:', timeoutMs = 1000, waitForReplicas, ...unknown } = options;
     const extra = Object.keys(unknown);
-    if (extra.length > 0) throw new TypeError(`RedisStore does not know the option \`${extra[0]}\`. Known: client, prefix, timeoutMs.`);
+    if (extra.length > 0) throw new TypeError(`RedisStore does not know the option \`${extra[0]}\`. Known: client, prefix, timeoutMs, waitForReplicas.`);
     if (!client || typeof (client as { defineCommand?: unknown }).defineCommand !== 'function') {
       throw new TypeError('`client` must be an ioredis client or Cluster: new RedisStore({ client: new Redis(url) }).');
     }
@@ -127,6 +136,7 @@ export class RedisStore implements ChallengeStore {
     this.#client = client;
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
+    this.#wait = waitOption(waitForReplicas, timeoutMs, client);
     for (const [name, { lua }] of Object.entries(COMMANDS)) {
       if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
         client.defineCommand(name, { numberOfKeys: 1, lua });
@@ -140,20 +150,20 @@ export class RedisStore implements ChallengeStore {
       const value = record[property];
       fields.push(field, typeof value === 'boolean' ? (value ? '1' : '0') : String(value));
     }
-    await this.#run('stepupCreate', this.#challengeKey(record.id), Math.ceil(ttlMs), ...fields);
+    await this.#replicated(() => this.#run('stepupCreate', this.#challengeKey(record.id), Math.ceil(ttlMs), ...fields));
   }
 
   async verify(id: string, owner: ChallengeOwner, digests: string[]): Promise<VerifyOutcome> {
-    return verifyOutcome(await this.#runOwned('stepupVerify', id, owner, digests));
+    return verifyOutcome(await this.#replicated(() => this.#runOwned('stepupVerify', id, owner, digests)));
   }
 
   async beginHostedCheck(id: string, owner: ChallengeOwner): Promise<HostedCheckOutcome> {
-    const [status, ...rest] = await this.#runOwned('stepupBeginHosted', id, owner, []);
+    const [status, ...rest] = await this.#replicated(() => this.#runOwned('stepupBeginHosted', id, owner, []));
     return status === 'check' ? { status, record: parseRecord(rest) } : closed(status);
   }
 
   async finishHostedCheck(id: string, approved: boolean): Promise<VerifyOutcome> {
-    return verifyOutcome(await this.#runList('stepupFinishHosted', this.#challengeKey(id), approved ? '1' : '0'));
+    return verifyOutcome(await this.#replicated(() => this.#runList('stepupFinishHosted', this.#challengeKey(id), approved ? '1' : '0')));
   }
 
   async reserveResend(id: string, owner: ChallengeOwner, input: ResendInput): Promise<ResendOutcome> {
@@ -222,8 +232,28 @@ export class RedisStore implements ChallengeStore {
   }
 
   async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
-    const reply = await this.#guard(this.#client.set(`${this.#prefix}jti:{${key}}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
+    const reply = await this.#replicated(() => this.#guard(this.#client.set(`${this.#prefix}jti:{${key}}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')));
     return reply === 'OK';
+  }
+
+  /**
+   * With `waitForReplicas`: once the write answered, WAIT on the same connection (a standalone
+   * or Sentinel client has one); fewer acknowledgements than asked fail closed, whatever the
+   * write answered. After the write, not beside it: a script that met NOSCRIPT is sent again,
+   * behind a WAIT that would not cover it. A reconnect in between also fails closed: WAIT on a
+   * fresh connection has nothing to wait for.
+   */
+  async #replicated<T>(write: () => Promise<T>): Promise<T> {
+    if (!this.#wait) return write();
+    const { replicas, timeoutMs } = this.#wait;
+    const client = this.#client as Redis;
+    const socket = client.stream;
+    const reply = await write();
+    const count = await this.#guard(client.wait(replicas, timeoutMs));
+    if (count < replicas || client.stream !== socket) {
+      throw stepUpError('store_unavailable', { retryAfter: 1 }, undefined, new Error(`WAIT: ${count} of ${replicas} replicas acknowledged within ${timeoutMs} ms`));
+    }
+    return reply;
   }
 
   #challengeKey(id: string): string {
@@ -278,6 +308,20 @@ export class RedisStore implements ChallengeStore {
       operation.catch(() => {});
     }
   }
+}
+
+function waitOption(option: unknown, storeTimeoutMs: number, client: Redis | Cluster): { replicas: number; timeoutMs: number } | undefined {
+  if (option === undefined) return undefined;
+  const { replicas, timeoutMs, ...rest } = (option && typeof option === 'object' ? option : {}) as Record<string, unknown>;
+  const fix = `\`waitForReplicas\` must be { replicas: 1..16, timeoutMs: 1..${storeTimeoutMs - 1} } (under the store's timeoutMs), for example { replicas: 1, timeoutMs: 100 }; omit it to not wait for replicas`;
+  if (!option || typeof option !== 'object' || Object.keys(rest).length > 0) throw new TypeError(`${fix} (received ${describe(option)}).`);
+  if (!Number.isInteger(replicas) || (replicas as number) < 1 || (replicas as number) > 16) throw new TypeError(`${fix} (received replicas ${describe(replicas)}).`);
+  // WAIT 0 would block until the replicas answer, however long that takes.
+  if (!Number.isInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) >= storeTimeoutMs) throw new TypeError(`${fix} (received timeoutMs ${describe(timeoutMs)}).`);
+  if ((client as { isCluster?: unknown }).isCluster === true) {
+    throw new TypeError('`waitForReplicas` does not work with a Cluster client: ioredis sends a keyless WAIT to any node, not the primary that took the write. Set `min-replicas-to-write 1` on the cluster\'s primaries instead.');
+  }
+  return { replicas: replicas as number, timeoutMs: timeoutMs as number };
 }
 
 function counterState(reply: string[]): CounterState {

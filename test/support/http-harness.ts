@@ -40,6 +40,7 @@ import {
   type ChallengeStore,
   type StepUp,
   type StepUpEvent,
+  type StepUpOptions,
 } from '../../src/index.js';
 import type { WebhookOptions } from '../../src/http/webhooks.js';
 import { startFakeTwilio, startFakeWhatsApp, type FakeTwilio, type FakeWhatsApp } from '../../src/testing/index.js';
@@ -73,6 +74,8 @@ export interface HarnessOptions {
    * process, so that building many harnesses stays fast).
    */
   tokenAlgorithm?: HarnessTokenAlgorithm;
+  /** Service options over the harness's own (for example `code: { ttl: '30s' }` or the real clock: `clock: Date.now`). */
+  service?: Partial<StepUpOptions>;
 }
 
 export type HarnessTokenAlgorithm = 'HS256' | 'ES256' | 'RS256';
@@ -249,6 +252,7 @@ export async function createHarnessCore(options: HarnessOptions): Promise<Harnes
     // cooldown have their own tests (core.limits.test.ts), here they would only get in the way.
     limits: NO_LIMITS,
     sends: { cooldown: '30s' },
+    ...options.service,
   });
   return {
     stepup,

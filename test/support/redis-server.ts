@@ -18,6 +18,8 @@ export interface RedisHandle {
 
 export interface StartRedisOptions {
   args?: string[];
+  /** Listen on this port instead of a free one: to restart a server where its clients expect it. */
+  port?: number;
 }
 
 export const HOST = '127.0.0.1';
@@ -118,8 +120,9 @@ class StartFailure extends Error {
   }
 }
 
-async function launch(port: number, extraArgs: string[]): Promise<RedisHandle> {
-  const args = [
+/** A throwaway server's arguments: loopback, nothing persisted unless `extraArgs` says otherwise. */
+function serverArgs(port: number, extraArgs: string[]): string[] {
+  return [
     '--port', String(port),
     '--bind', HOST,
     '--save', '',
@@ -128,6 +131,9 @@ async function launch(port: number, extraArgs: string[]): Promise<RedisHandle> {
     '--daemonize', 'no',
     ...extraArgs,
   ];
+}
+
+async function launch(port: number, args: string[]): Promise<RedisHandle> {
   // cwd in tmpdir so that nothing redis might write ever lands in the repo.
   const child = spawn('redis-server', args, { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
   const watchdog = child.pid === undefined ? undefined : spawnWatchdog(child.pid);
@@ -218,13 +224,23 @@ async function launch(port: number, extraArgs: string[]): Promise<RedisHandle> {
  * Nothing is persisted; each call gets its own process.
  */
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisHandle> {
+  return startRedisProcess((port) => serverArgs(port, opts.args ?? []), opts.port);
+}
+
+/**
+ * Runs `redis-server <argsFor(port)>` (a server, or a sentinel with a config file and
+ * `--sentinel`) on `port` or a free one, with the same watchdog, readiness check (PING)
+ * and stop/kill as startRedis.
+ */
+export async function startRedisProcess(argsFor: (port: number) => string[], port?: number): Promise<RedisHandle> {
   if (!onPath('redis-server')) throw new Error(NOT_INSTALLED);
+  if (port !== undefined) return launch(port, argsFor(port));
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < MAX_PORT_ATTEMPTS; attempt++) {
     // Another process can grab the port between our probe and redis binding it.
     const port = await freePort();
     try {
-      return await launch(port, opts.args ?? []);
+      return await launch(port, argsFor(port));
     } catch (err) {
       if (!(err instanceof StartFailure) || !err.portInUse) throw err;
       lastError = err;
