@@ -27,31 +27,47 @@ export interface ProviderResponse {
  * own error bodies.
  */
 export async function callProvider(request: ProviderRequest): Promise<ProviderResponse> {
-  const signal = AbortSignal.any([request.signal, AbortSignal.timeout(request.timeoutMs ?? 10_000)]);
-  let response: Response;
+  // Our own timer, not AbortSignal.any([signal, AbortSignal.timeout(ms)]): on Node 20 the
+  // timeout inside such a composite can be garbage-collected before it fires
+  // (nodejs/node#57736), and a provider that hangs would then hang the send or the check.
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new Error('provider timeout'));
+  }, request.timeoutMs ?? 10_000);
+  const follow = () => controller.abort(request.signal.reason);
+  if (request.signal.aborted) follow();
+  else request.signal.addEventListener('abort', follow, { once: true });
   try {
-    response = await fetch(request.url, {
-      method: request.method,
-      headers: request.headers ?? {},
-      ...(request.body === undefined ? {} : { body: request.body }),
-      signal,
-      redirect: 'error',
-    });
-  } catch (error) {
-    const timedOut = signal.aborted;
-    throw new ChannelError(timedOut ? 'The provider did not answer in time.' : 'The provider could not be reached.', {
-      kind: 'fallback',
-      providerCode: timedOut ? 'timeout' : 'network',
-    });
+    let response: Response;
+    try {
+      response = await fetch(request.url, {
+        method: request.method,
+        headers: request.headers ?? {},
+        ...(request.body === undefined ? {} : { body: request.body }),
+        signal: controller.signal,
+        redirect: 'error',
+      });
+    } catch {
+      throw new ChannelError(timedOut || controller.signal.aborted ? 'The provider did not answer in time.' : 'The provider could not be reached.', {
+        kind: 'fallback',
+        providerCode: timedOut || controller.signal.aborted ? 'timeout' : 'network',
+      });
+    }
+    // The body is read under the same timer: a provider that stalls mid-body is a timeout too.
+    const text = await response.text().catch(() => '');
+    let json: unknown;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, json, headers: response.headers };
+  } finally {
+    clearTimeout(timer);
+    request.signal.removeEventListener('abort', follow);
   }
-  const text = await response.text().catch(() => '');
-  let json: unknown;
-  try {
-    json = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, headers: response.headers };
 }
 
 /**

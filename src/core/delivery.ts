@@ -3,6 +3,7 @@ import { ChannelError, isHostedChannel, type Channel, type OutgoingMessage } fro
 import { isStepUpError, stepUpError } from './errors.js';
 import { openSealed, sealText, type PepperKeys } from './codes.js';
 import { renderMessage, type PaymentSummary } from './messages.js';
+import { withTimeout } from './timeout.js';
 import type { Transaction } from './types.js';
 import type { StepUpConfig } from './options.js';
 import type { ChallengeRecord } from '../stores/store.js';
@@ -133,21 +134,8 @@ function outgoing(config: StepUpConfig, record: ChallengeRecord, to: string, cod
   return { to, code, text, purpose: record.purpose, locale: record.locale, challengeId: record.id, ttlSeconds };
 }
 
-async function sendWithTimeout(channel: Channel, message: OutgoingMessage, timeoutMs: number) {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  // The race covers channels that ignore the signal; the abort stops those that honour it.
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort(new Error('send timed out'));
-      reject(new ChannelError('The provider did not answer in time.', { kind: 'fallback', providerCode: 'timeout' }));
-    }, timeoutMs);
+function sendWithTimeout(channel: Channel, message: OutgoingMessage, timeoutMs: number) {
+  return withTimeout((signal) => channel.send(message, signal), timeoutMs, () => {
+    throw new ChannelError('The provider did not answer in time.', { kind: 'fallback', providerCode: 'timeout' });
   });
-  const sending = Promise.resolve().then(() => channel.send(message, controller.signal));
-  try {
-    return await Promise.race([sending, timeout]);
-  } finally {
-    clearTimeout(timer);
-    sending.catch(() => {});
-  }
 }

@@ -1,5 +1,5 @@
 import { digestCode, generateCode, hashBinding, isRandomId, openSealed, randomId, safeEqual, sealText } from './codes.js';
-import { isHostedChannel, type HostedVerdict } from '../channels/channel.js';
+import { isHostedChannel, type HostedChannel, type HostedVerdict } from '../channels/channel.js';
 import { checkToken } from './check-token.js';
 import { deliverCode, sealPayment, unavailableChannels } from './delivery.js';
 import { handleDeliveryStatus, runDueFallbacks, startFallbackWorker, type DeliveryStatusReport, type DeliveryStatusResult } from './fallback.js';
@@ -9,6 +9,7 @@ import { normalizePhone } from './phone.js';
 import { newTokenId, signToken } from './tokens.js';
 import { hashTransaction, normalizeTransaction } from './transaction.js';
 import { countFailure, countSend, readFailures, refuseIfLockedOut } from './limits.js';
+import { withTimeout } from './timeout.js';
 import { type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type VerifyOutcome } from '../stores/store.js';
 import type {
   BeforeSendContext, ChallengeView, Transaction, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, VerifyInput, VerifyResult,
@@ -314,7 +315,7 @@ async function verifyCode(config: StepUpConfig, challengeId: string, owner: Chal
       const [name, verificationId] = entry.split('=') as [string, string];
       const channel = hostedChannels.find((candidate) => candidate.name === name);
       if (!channel || !verificationId) continue;
-      const verdict = await channel.check(verificationId, submitted, AbortSignal.timeout(config.sendTimeoutMs)).catch(() => 'unavailable' as const);
+      const verdict = await checkWithTimeout(channel, verificationId, submitted, config.sendTimeoutMs);
       if (verdict === 'unavailable') throw stepUpError('delivery_failed', {}, 'The code could not be checked right now. Try again shortly.');
       if (verdict === 'approved') return config.store.finishHostedCheck(challengeId, true);
       verdicts.push(verdict);
@@ -327,6 +328,12 @@ async function verifyCode(config: StepUpConfig, challengeId: string, owner: Chal
     return verdicts.includes('expired') ? { status: 'expired' } : { status: 'not_found' };
   }
   return config.store.finishHostedCheck(challengeId, false);
+}
+
+/** The provider's verdict; `unavailable` when it fails or takes longer than `timeoutMs`. */
+function checkWithTimeout(channel: HostedChannel, verificationId: string, code: string, timeoutMs: number): Promise<HostedVerdict | 'unavailable'> {
+  return withTimeout<HostedVerdict | 'unavailable'>((signal) => channel.check(verificationId, code, signal), timeoutMs, () => 'unavailable')
+    .catch(() => 'unavailable' as const);
 }
 
 function view(config: StepUpConfig, record: ChallengeRecord, unavailable: ReadonlySet<string>): ChallengeView {
