@@ -20,7 +20,9 @@ const WARM_UP = 20;
 const { store, redis } = storeFromEnvironment();
 // An outbox that keeps every message, to count the codes sent (the demo's own keeps 200).
 const sent = new OutboxChannel({ limit: 10_000 });
-const NO_LIMITS = { phone: false, phoneDaily: false, subject: false, ip: false, failures: false } as const;
+const NO_LIMITS = {
+  phone: false, phoneDaily: false, subject: false, ip: false, session: false, prefix: false, country: false, purpose: false, failures: false,
+} as const;
 // No send limits: 200 requests for the same accounts would hit them and make the known case cheaper.
 const { app, users, stepup } = createDemoApp({ store, channels: () => [sent], limits: NO_LIMITS });
 const server = createServer(app);

@@ -6,7 +6,7 @@
  * time: short windows there, and a real wait).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isStepUpError, type BeforeSendContext, type LimitsOptions, type StepUpError } from '../src/index.js';
+import { isStepUpError, RedisStore, type BeforeSendContext, type LimitsOptions, type StepUpError } from '../src/index.js';
 import { stepUpError } from '../src/core/errors.js';
 import { makeStepUp, NO_LIMITS, PHONE, redisFixture, rejection, SUBJECT, type Harness, type HarnessOptions, type RedisFixture } from './core.fixtures.js';
 
@@ -112,6 +112,57 @@ describe.each(['memory', 'redis'] as const)('limits on the %s store', (kind) => 
     await start(h, { ip, subject: fresh('e'), phone: freshPhone() });
   });
 
+  it('R-I1 sends per session, per number range (E.164 without its last 4 digits), per country and per purpose', async () => {
+    const session = setup({ session: { max: 2, window } });
+    const binding = `session-${serial++}`;
+    const startBound = (h: Harness, phone: string) => h.stepup.start({ subject: fresh('s'), phone, purpose: 'login', binding });
+    await startBound(session, freshPhone());
+    await startBound(session, freshPhone());
+    await expectLimited(startBound(session, freshPhone()));
+    expect(session.events.at(-1)).toMatchObject({ type: 'rate.limited', limit: 'session' });
+    await start(session, { subject: fresh('unbound'), phone: freshPhone() });
+
+    const prefix = setup({ prefix: { max: 2, window } });
+    const range = freshPhone().slice(0, -4);
+    await start(prefix, { subject: fresh('p'), phone: `${range}0001` });
+    await start(prefix, { subject: fresh('p'), phone: `${range}0002` });
+    await expectLimited(start(prefix, { subject: fresh('p'), phone: `${range}0003` }));
+    expect(prefix.events.at(-1)).toMatchObject({ type: 'rate.limited', limit: 'prefix' });
+    await prefix.passWindow();
+    await start(prefix, { subject: fresh('p'), phone: `${range}0004` });
+
+    const country = setup({ country: { max: 1, window } });
+    await start(country, { subject: fresh('c'), phone: freshPhone() });
+    await expectLimited(start(country, { subject: fresh('c'), phone: freshPhone() }));
+    await start(country, { subject: fresh('c'), phone: '+525512345678' });
+
+    const purpose = setup({ purpose: { max: 1, window } });
+    await start(purpose, { subject: fresh('u'), phone: freshPhone() });
+    await expectLimited(start(purpose, { subject: fresh('u'), phone: freshPhone() }));
+    await purpose.stepup.start({ subject: fresh('u'), phone: freshPhone(), purpose: 'password-reset' });
+    expect(purpose.events.at(-1)).toMatchObject({ type: 'challenge.started', purpose: 'password-reset' });
+  });
+
+  it('R-I1 sends per subject let go after their window', async () => {
+    const h = setup({ subject: { max: 2, window } });
+    const subject = fresh('user');
+    await start(h, { subject, phone: freshPhone() });
+    await start(h, { subject, phone: freshPhone() });
+    await expectLimited(start(h, { subject, phone: freshPhone() }));
+    await h.passWindow();
+    await start(h, { subject, phone: freshPhone() });
+  });
+
+  it('R-D3 wrong codes from many IPs still count against the one account', async () => {
+    const h = setup({ failures: { max: 3, window: '1h' }, ip: { max: 100, window: '1h' } });
+    const subject = fresh('victim');
+    const view = await start(h, { subject, phone: freshPhone() });
+    const code = h.outbox.messages().at(-1)!.code;
+    const wrong = code === '000000' ? '111111' : '000000';
+    for (let i = 0; i < 3; i++) await rejection(h.stepup.verify(view.challengeId, wrong, { subject, ip: `198.51.100.${i + 1}` }));
+    expect((await rejection(h.stepup.verify(view.challengeId, code, { subject, ip: '198.51.100.99' }))).code).toBe('too_many_attempts');
+  });
+
   it('R-D2 wrong codes count across challenges: past the limit verify and start are too_many_attempts, even with the right code, until the window ends', async () => {
     const h = setup({ failures: { max: 3, window } });
     const subject = fresh('victim');
@@ -198,7 +249,7 @@ describe.each(['memory', 'redis'] as const)('limits on the %s store', (kind) => 
     expect(build({ phone: { max: 0, window: '15m' } })).toThrow(/limits.phone.max.*whole number from 1/);
     expect(build({ phone: { max: 5 } })).toThrow(/limits.phone.window/);
     expect(build({ phone: { max: 5, window: '60d' } })).toThrow(/at most|31 days/);
-    expect(build({ sms: { max: 5, window: '1m' } })).toThrow(/no option `sms`.*Known: phone, phoneDaily, subject, ip, failures/);
+    expect(build({ sms: { max: 5, window: '1m' } })).toThrow(/no option `sms`.*Known: phone, phoneDaily, subject, ip, session, prefix, country, purpose, failures/);
     expect(build({ ip: true })).toThrow(/limits.ip.*or false to turn it off/);
     expect(() => makeStepUp({ sends: { cooldown: [] } })).toThrow(/sends.cooldown/);
     expect(() => makeStepUp({ sends: { cooldown: ['30s', '11m'] } })).toThrow(/at most 10 minutes/);
@@ -215,7 +266,8 @@ describe('limit counters in Redis', () => {
       const view = await h.stepup.start({ subject: 'user-42', phone: PHONE, purpose: 'login', ip: '192.0.2.1' });
       await rejection(h.stepup.verify(view.challengeId, '000000', { subject: 'user-42' }));
       const keys = (await fixture.keys()).filter((key) => key.includes('lim:'));
-      expect(keys.length).toBe(5);
+      // phone, phoneDaily, subject, ip, prefix (the challenge is unbound: no session counter), failures.
+      expect(keys.length).toBe(6);
       for (const key of keys) {
         expect(await fixture.client.pttl(key)).toBeGreaterThan(0);
         const value = await fixture.client.get(key);
@@ -224,6 +276,30 @@ describe('limit counters in Redis', () => {
           expect(value).not.toContain(secret);
         }
       }
+    } finally {
+      await fixture.close();
+    }
+  });
+});
+
+describe('limits across instances', () => {
+  it('R-D5 two app instances on one Redis share the counts: alternate wrong guesses trip the limit at its count', async () => {
+    const fixture = await redisFixture('limit-instances');
+    try {
+      const limits: LimitsOptions = { ...NO_LIMITS, failures: { max: 4, window: '1h' } };
+      const a = makeStepUp({ store: fixture.store, limits });
+      // Another instance: its own RedisStore on the same Redis and prefix.
+      const b = makeStepUp({ store: new RedisStore({ client: fixture.client, prefix: fixture.prefix }), limits });
+      const subject = `shared-${Date.now()}`;
+      const first = await a.stepup.start({ subject, phone: PHONE, purpose: 'login' });
+      const second = await b.stepup.start({ subject, phone: PHONE, purpose: 'login' });
+      const codeA = a.outbox.messages().at(-1)!.code;
+      const wrong = (code: string) => (code === '000000' ? '111111' : '000000');
+      for (const [instance, id] of [[a, first.challengeId], [b, second.challengeId], [a, first.challengeId], [b, second.challengeId]] as const) {
+        expect((await rejection(instance.stepup.verify(id, wrong(codeA), { subject }))).code).toBe('invalid_code');
+      }
+      expect((await rejection(a.stepup.verify(first.challengeId, codeA, { subject }))).code).toBe('too_many_attempts');
+      expect((await rejection(b.stepup.start({ subject, phone: PHONE, purpose: 'login' }))).code).toBe('too_many_attempts');
     } finally {
       await fixture.close();
     }

@@ -233,7 +233,7 @@ describe.each(setups)('password reset in the Express demo ($name)', ({ redis: us
  * same 202 bytes, only fewer codes go out.
  */
 describe('password reset throttling in the Express demo (R-G6)', () => {
-  const OFF = { phone: false, phoneDaily: false, subject: false, ip: false, failures: false } as const;
+  const OFF = NO_LIMITS;
   const TWO_AN_HOUR = { max: 2, window: '1h' } as const;
   let demo: DemoApp;
   let server: Server;

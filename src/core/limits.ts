@@ -20,6 +20,17 @@ export interface LimitsOptions {
   subject?: LimitRule | false;
   /** Sends asked from one IP address (when the caller passes `ip`). Default 20 per 15 minutes. */
   ip?: LimitRule | false;
+  /** Sends asked from one session (the challenge's `binding`). Default 10 per 15 minutes. */
+  session?: LimitRule | false;
+  /**
+   * Sends to one number range: the E.164 number without its last 4 digits, where SMS
+   * pumping walks through neighbouring numbers. Default 20 per hour.
+   */
+  prefix?: LimitRule | false;
+  /** Sends to numbers of one country (calling code). Off by default: size it to your traffic. */
+  country?: LimitRule | false;
+  /** Sends of one purpose overall, a budget per use case (R-I7). Off by default: size it to your traffic. */
+  purpose?: LimitRule | false;
   /**
    * Wrong codes of one subject across all of its challenges (R-D2): past `max`, verify and
    * start answer `too_many_attempts` until the window ends. Default 20 per 24 hours.
@@ -27,7 +38,7 @@ export interface LimitsOptions {
   failures?: LimitRule | false;
 }
 
-export type LimitName = 'phone' | 'phoneDaily' | 'subject' | 'ip' | 'failures';
+export type LimitName = 'phone' | 'phoneDaily' | 'subject' | 'ip' | 'session' | 'prefix' | 'country' | 'purpose' | 'failures';
 
 export interface ResolvedLimit {
   name: LimitName;
@@ -37,13 +48,19 @@ export interface ResolvedLimit {
 
 export type LimitsConfig = Readonly<Partial<Record<LimitName, ResolvedLimit>>>;
 
-const DEFAULTS: Record<LimitName, { max: number; window: Duration }> = {
+const DEFAULTS: Record<LimitName, { max: number; window: Duration } | false> = {
   phone: { max: 5, window: '15m' },
   phoneDaily: { max: 10, window: '24h' },
   subject: { max: 5, window: '15m' },
   ip: { max: 20, window: '15m' },
+  session: { max: 10, window: '15m' },
+  prefix: { max: 20, window: '1h' },
+  country: false,
+  purpose: false,
   failures: { max: 20, window: '24h' },
 };
+/** An example rule for the how-to-fix messages of limits that are off by default. */
+const EXAMPLE = { max: 1000, window: '1h' } as const;
 const NAMES = Object.keys(DEFAULTS) as LimitName[];
 
 export function resolveLimits(options: LimitsOptions | undefined): LimitsConfig {
@@ -59,7 +76,8 @@ export function resolveLimits(options: LimitsOptions | undefined): LimitsConfig 
     if (rule === false) continue;
     const option = `limits.${name}`;
     if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
-      throw new TypeError(`\`${option}\` must be { max, window } such as { max: ${DEFAULTS[name].max}, window: '${DEFAULTS[name].window}' }, or false to turn it off.`);
+      const example = DEFAULTS[name] || EXAMPLE;
+      throw new TypeError(`\`${option}\` must be { max, window } such as { max: ${example.max}, window: '${example.window}' }, or false to turn it off.`);
     }
     const { max, window, ...rest } = rule as Partial<LimitRule>;
     const extra = Object.keys(rest)[0];
@@ -83,15 +101,22 @@ function counterKey(config: StepUpConfig, name: LimitName, value: string): strin
 }
 
 export interface SendContext {
+  /** E.164, or '' for a refused number (then only the caller's counters move). */
   phone: string;
   subject: string;
   ip: string | undefined;
+  /** The keyed hash of the challenge's binding, '' when unbound. */
+  session: string;
+  /** Calling code of the number, such as '34'. */
+  country: string | undefined;
+  purpose: string;
 }
 
 /** The send counters a send touches, with the value each counts. */
 function sendCounters(config: StepUpConfig, context: SendContext): { limit: ResolvedLimit; key: string }[] {
   const wanted: [LimitName, string | undefined][] = [
     ['phone', context.phone], ['phoneDaily', context.phone], ['subject', context.subject], ['ip', context.ip],
+    ['session', context.session], ['prefix', context.phone.slice(0, -4)], ['country', context.country], ['purpose', context.purpose],
   ];
   return wanted.flatMap(([name, value]) => {
     const limit = config.limits[name];

@@ -4,6 +4,8 @@ import { stepUpError } from './errors.js';
 export interface NormalizedPhone {
   /** E.164, such as `+34612345678`. */
   e164: string;
+  /** Calling code, such as `34`. */
+  callingCode: string;
   /** ISO 3166 country, when the number belongs to one. */
   country: string | undefined;
   /** For display: calling code, bullets, last two digits. */
@@ -53,7 +55,16 @@ export function normalizePhone(input: unknown, rules: PhoneRules): NormalizedPho
   if (rules.denyTypes.has(type)) {
     throw stepUpError('invalid_request', {}, `Codes cannot be sent to ${TYPE_WORDS[type] ?? 'numbers of this kind'}.`);
   }
-  return { e164: parsed.number, country: parsed.country, masked: maskPhone(parsed.countryCallingCode, parsed.nationalNumber) };
+  return { e164: parsed.number, callingCode: parsed.countryCallingCode, country: parsed.country, masked: maskPhone(parsed.countryCallingCode, parsed.nationalNumber) };
+}
+
+/** Calling code of an E.164 number already checked (from a challenge's sealed copy). */
+export function callingCodeOf(e164: string): string | undefined {
+  try {
+    return parsePhoneNumberWithError(e164).countryCallingCode;
+  } catch {
+    return undefined;
+  }
 }
 
 function maskPhone(callingCode: string, nationalNumber: string): string {

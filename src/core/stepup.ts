@@ -5,7 +5,7 @@ import { deliverCode, sealPayment, unavailableChannels } from './delivery.js';
 import { handleDeliveryStatus, runDueFallbacks, startFallbackWorker, type DeliveryStatusReport, type DeliveryStatusResult } from './fallback.js';
 import { stepUpError } from './errors.js';
 import { resolveOptions, type ResolvedPurpose, type StepUpConfig } from './options.js';
-import { normalizePhone } from './phone.js';
+import { callingCodeOf, normalizePhone } from './phone.js';
 import { newTokenId, signToken } from './tokens.js';
 import { hashTransaction, normalizeTransaction } from './transaction.js';
 import { countFailure, countSend, readFailures, refuseIfLockedOut } from './limits.js';
@@ -116,7 +116,9 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   // and what is known of the number. All before anything is stored or sent (R-I1, R-I9).
   const [failures, , skip] = await Promise.all([
     readFailures(config, subject),
-    record.testNumber ? undefined : countSend(config, { phone: phone.e164, subject, ip: input.ip }, limited),
+    record.testNumber ? undefined : countSend(config, {
+      phone: phone.e164, subject, ip: input.ip, session: record.bindingHash, country: phone.callingCode, purpose: policy.name,
+    }, limited),
     record.testNumber ? new Set<string>() : unavailableChannels(config, phone.e164),
   ]);
   refuseIfLockedOut(config, failures, limited, { subject, ip: input.ip });
@@ -186,7 +188,9 @@ export async function sendAgain(
     const [skip] = await Promise.all([
       unavailableChannels(config, phone),
       // A user's resend counts against the send limits; the library's own fallback does not (the per-challenge cap bounds it).
-      userAsked ? countSend(config, { phone, subject: record.subject, ip: how.ip }, { challengeId, purpose: record.purpose }) : undefined,
+      userAsked ? countSend(config, {
+        phone, subject: record.subject, ip: how.ip, session: record.bindingHash, country: callingCodeOf(phone), purpose: record.purpose,
+      }, { challengeId, purpose: record.purpose }) : undefined,
     ]);
     if (userAsked) {
       await askApp(config, {
@@ -214,7 +218,8 @@ async function acceptedPhone(config: StepUpConfig, input: StartInput, subject: s
     return normalizePhone(input.phone, config.phone);
   } catch (error) {
     config.emit({ type: 'delivery.failed', subject, purpose, ip: input.ip, reason: 'invalid_request' });
-    await countSend(config, { phone: '', subject, ip: input.ip }, { purpose });
+    // The number is refused: only the caller's counters move (nothing is known of the number).
+    await countSend(config, { phone: '', subject, ip: input.ip, session: '', country: undefined, purpose: '' }, { purpose });
     throw error;
   }
 }
