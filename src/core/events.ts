@@ -39,7 +39,7 @@ export interface StepUpEvent {
   /** The challenge is for a configured test number: nothing was sent. */
   testNumber?: boolean;
   attemptsLeft?: number;
-  /** For `rate.limited`: the limits that refused, comma separated (`phone`, `phoneDaily`, `subject`, `ip`, `failures`, `cooldown`, `sends`). */
+  /** For `rate.limited`: the limits that refused, comma separated (a name of `limits`, or `cooldown`, `sends`, `beforeSend`). */
   limit?: string;
   /** Token id, for `token.*` events. */
   jti?: string;
