@@ -6,7 +6,7 @@
  * time: short windows there, and a real wait).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isStepUpError, RedisStore, type BeforeSendContext, type LimitsOptions, type StepUpError } from '../src/index.js';
+import { isStepUpError, OutboxChannel, RedisStore, type BeforeSendContext, type LimitsOptions, type StepUpError } from '../src/index.js';
 import { stepUpError } from '../src/core/errors.js';
 import { makeStepUp, NO_LIMITS, PHONE, redisFixture, rejection, SUBJECT, type Harness, type HarnessOptions, type RedisFixture } from './core.fixtures.js';
 
@@ -221,6 +221,35 @@ describe.each(['memory', 'redis'] as const)('limits on the %s store', (kind) => 
     const strict = setup({}, { phones: { denyTypes: ['FIXED_LINE', 'UNKNOWN'] } });
     expect((await rejection(start(strict, { subject: fresh('y'), phone: '+34912345678' }))).message).toBe('Codes cannot be sent to landlines.');
     await start(strict, { subject: fresh('z'), phone: '+34803123456' });
+  });
+
+  it('R-I2 countries per transport: SMS only to the listed countries, WhatsApp still open; a chosen closed channel is refused by name', async () => {
+    const whatsapp = new OutboxChannel({ name: 'whatsapp', transport: 'whatsapp' });
+    const sms = new OutboxChannel({ name: 'sms', transport: 'sms' });
+    const h = setup({}, { channels: [whatsapp, sms], phones: { allowCountriesByTransport: { sms: ['ES'] } } });
+    const mexican = '+525512345678';
+    const view = await start(h, { subject: fresh('mx'), phone: mexican });
+    expect(view.channels).toEqual([
+      { name: 'whatsapp', transport: 'whatsapp', current: true, available: true },
+      { name: 'sms', transport: 'sms', current: false, available: false },
+    ]);
+    const chosen = await rejection(h.stepup.start({ subject: fresh('mx'), phone: mexican, purpose: 'login', channel: 'sms' }));
+    expect(chosen).toMatchObject({ code: 'delivery_failed' });
+    expect(chosen.message).toMatch(/\bsms\b/);
+    expect(sms.messages()).toHaveLength(0);
+    await start(h, { subject: fresh('es'), phone: freshPhone() });
+    await h.stepup.start({ subject: fresh('es'), phone: freshPhone(), purpose: 'login', channel: 'sms' });
+    expect(sms.messages()).toHaveLength(1);
+
+    // With SMS channels only, a number no channel may reach is refused up front, saying why.
+    const smsOnly = setup({ subject: { max: 1, window: '1h' } }, { channels: [new OutboxChannel({ name: 'sms', transport: 'sms' })], phones: { allowCountriesByTransport: { sms: ['ES'] } } });
+    const subject = fresh('mx');
+    expect((await rejection(start(smsOnly, { subject, phone: mexican }))).message).toBe('Codes cannot be sent to phone numbers of this country.');
+    expect(smsOnly.events.at(-1)).toMatchObject({ type: 'delivery.failed', reason: 'invalid_request' });
+    // …and counts against the subject.
+    await expectLimited(start(smsOnly, { subject, phone: freshPhone() }), 'rate_limited', 3_600_000);
+    expect(() => makeStepUp({ phones: { allowCountriesByTransport: { sms: [] } } })).toThrow(/allowCountriesByTransport.sms.*non-empty array/);
+    expect(() => makeStepUp({ phones: { allowCountriesByTransport: { email: ['ES'] } as never } })).toThrow(/no option `email`/);
   });
 
   it('R-I4 beforeSend runs before each start and resend the user asks for; false refuses and nothing is sent', async () => {

@@ -3,6 +3,7 @@ import { ChannelError, isHostedChannel, type Channel, type OutgoingMessage } fro
 import { isStepUpError, stepUpError } from './errors.js';
 import { openSealed, sealText, type PepperKeys } from './codes.js';
 import { renderMessage, type PaymentSummary } from './messages.js';
+import { countryOf, transportAllows } from './phone.js';
 import { withTimeout } from './timeout.js';
 import type { Transaction } from './types.js';
 import type { StepUpConfig } from './options.js';
@@ -30,9 +31,17 @@ export const factKeys = {
 
 /** Channels the user may still pick for this number: WhatsApp ones are out once the number is known not to have it. */
 export async function unavailableChannels(config: StepUpConfig, phone: string): Promise<Set<string>> {
-  if (!config.channels.some((channel) => channel.transport === 'whatsapp')) return new Set();
+  const closed = closedByCountry(config, phone);
+  if (!config.channels.some((channel) => channel.transport === 'whatsapp')) return closed;
   const known = await config.store.getFact(factKeys.notOnWhatsApp(config, phone));
-  return new Set(known ? config.channels.filter((channel) => channel.transport === 'whatsapp').map((channel) => channel.name) : []);
+  if (known) for (const channel of config.channels) if (channel.transport === 'whatsapp') closed.add(channel.name);
+  return closed;
+}
+
+/** Channels whose transport may not send to this number's country (`phones.allowCountriesByTransport`). */
+export function closedByCountry(config: StepUpConfig, phone: string, country = config.phone.countriesByTransport.size > 0 ? countryOf(phone) : undefined): Set<string> {
+  if (config.phone.countriesByTransport.size === 0) return new Set();
+  return new Set(config.channels.filter((channel) => !transportAllows(config.phone, channel.transport, country)).map((channel) => channel.name));
 }
 
 /**
@@ -46,8 +55,10 @@ export async function unavailableChannels(config: StepUpConfig, phone: string): 
 export async function deliverCode(config: StepUpConfig, plan: DeliveryPlan, skip: Set<string>): Promise<Channel> {
   const { record } = plan;
   const base = { challengeId: record.id, subject: record.subject, purpose: record.purpose, to: record.to };
+  // A channel the user chose that cannot take this number (not on WhatsApp, a country its
+  // transport may not send to) is not tried: its failure is reported by name below.
   const candidates = plan.explicit
-    ? [config.channels[plan.first]!]
+    ? [config.channels[plan.first]!].filter((channel) => !skip.has(channel.name))
     : config.channels.slice(plan.first).filter((channel) => !skip.has(channel.name));
   let retryAfter: number | undefined;
   let tried = 0;

@@ -169,7 +169,7 @@ function resolveTestNumbers(options: StepUpOptions, codeLength: number, rules: P
     let e164: string;
     let country: string | undefined;
     try {
-      ({ e164, country } = normalizePhone(number, { ...rules, allowCountries: undefined, denyTypes: new Set() }));
+      ({ e164, country } = normalizePhone(number, { ...rules, allowCountries: undefined, denyTypes: new Set(), countriesByTransport: new Map() }));
     } catch {
       throw new TypeError(`${which} is not a valid phone number; use E.164 such as '+15005550006'.`);
     }
@@ -266,8 +266,9 @@ function resolvePurposes(custom: Record<string, PurposePolicy> | undefined, defa
 
 function resolvePhones(phones: StepUpOptions['phones']): PhoneRules {
   const denyTypes = resolveDenyTypes(phones?.denyTypes);
-  if (phones === undefined) return { defaultCountry: undefined, allowCountries: undefined, denyTypes };
-  rejectUnknown(phones, ['defaultCountry', 'allowCountries', 'denyTypes'], 'phones');
+  const countriesByTransport = resolveCountriesByTransport(phones?.allowCountriesByTransport);
+  if (phones === undefined) return { defaultCountry: undefined, allowCountries: undefined, denyTypes, countriesByTransport };
+  rejectUnknown(phones, ['defaultCountry', 'allowCountries', 'denyTypes', 'allowCountriesByTransport'], 'phones');
   const defaultCountry = phones.defaultCountry === undefined ? undefined : checkCountryCode(phones.defaultCountry, 'phones.defaultCountry');
   let allowCountries: Set<string> | undefined;
   if (phones.allowCountries !== undefined) {
@@ -276,7 +277,21 @@ function resolvePhones(phones: StepUpOptions['phones']): PhoneRules {
     }
     allowCountries = new Set(phones.allowCountries.map((country, index) => checkCountryCode(country, `phones.allowCountries[${index}]`)));
   }
-  return { defaultCountry, allowCountries, denyTypes };
+  return { defaultCountry, allowCountries, denyTypes, countriesByTransport };
+}
+
+function resolveCountriesByTransport(value: unknown): Map<string, Set<string>> {
+  const map = new Map<string, Set<string>>();
+  if (value === undefined) return map;
+  const option = 'phones.allowCountriesByTransport';
+  rejectUnknown(value, [...TRANSPORTS], option);
+  for (const [transport, countries] of Object.entries(value as Record<string, unknown>)) {
+    if (!Array.isArray(countries) || countries.length === 0) {
+      throw new TypeError(`\`${option}.${transport}\` must be a non-empty array of ISO 3166 countries such as ['ES', 'MX']; leave the transport out to allow every country.`);
+    }
+    map.set(transport, new Set(countries.map((country, index) => checkCountryCode(country, `${option}.${transport}[${index}]`))));
+  }
+  return map;
 }
 
 function resolveDenyTypes(value: unknown): ReadonlySet<string> {

@@ -17,6 +17,14 @@ export interface PhoneRules {
   allowCountries: ReadonlySet<string> | undefined;
   /** Refused number types; `UNKNOWN` stands for a number whose type cannot be told. */
   denyTypes: ReadonlySet<string>;
+  /** Countries per transport; a transport not in the map is not restricted. */
+  countriesByTransport: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+/** Whether a channel of `transport` may send to a number of `country` (R-I2). */
+export function transportAllows(rules: PhoneRules, transport: string, country: string | undefined): boolean {
+  const allowed = rules.countriesByTransport.get(transport);
+  return !allowed || (country !== undefined && allowed.has(country));
 }
 
 export const NUMBER_TYPES = [
@@ -56,6 +64,15 @@ export function normalizePhone(input: unknown, rules: PhoneRules): NormalizedPho
     throw stepUpError('invalid_request', {}, `Codes cannot be sent to ${TYPE_WORDS[type] ?? 'numbers of this kind'}.`);
   }
   return { e164: parsed.number, callingCode: parsed.countryCallingCode, country: parsed.country, masked: maskPhone(parsed.countryCallingCode, parsed.nationalNumber) };
+}
+
+/** ISO country of an E.164 number already checked, when it has one. */
+export function countryOf(e164: string): string | undefined {
+  try {
+    return parsePhoneNumberWithError(e164).country;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Calling code of an E.164 number already checked (from a challenge's sealed copy). */

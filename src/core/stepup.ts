@@ -1,7 +1,7 @@
 import { digestCode, generateCode, hashBinding, isRandomId, openSealed, randomId, safeEqual, sealText } from './codes.js';
 import { isHostedChannel, type HostedChannel, type HostedVerdict } from '../channels/channel.js';
 import { checkToken } from './check-token.js';
-import { deliverCode, sealPayment, unavailableChannels } from './delivery.js';
+import { closedByCountry, deliverCode, sealPayment, unavailableChannels } from './delivery.js';
 import { handleDeliveryStatus, runDueFallbacks, startFallbackWorker, type DeliveryStatusReport, type DeliveryStatusResult } from './fallback.js';
 import { stepUpError } from './errors.js';
 import { resolveOptions, type ResolvedPurpose, type StepUpConfig } from './options.js';
@@ -215,7 +215,11 @@ export async function sendAgain(
 /** The number on file, checked against the country and type rules; a refused one counts against the subject's and the IP's send limits. */
 async function acceptedPhone(config: StepUpConfig, input: StartInput, subject: string, purpose: string) {
   try {
-    return normalizePhone(input.phone, config.phone);
+    const phone = normalizePhone(input.phone, config.phone);
+    if (closedByCountry(config, phone.e164, phone.country).size === config.channels.length) {
+      throw stepUpError('invalid_request', {}, 'Codes cannot be sent to phone numbers of this country.');
+    }
+    return phone;
   } catch (error) {
     config.emit({ type: 'delivery.failed', subject, purpose, ip: input.ip, reason: 'invalid_request' });
     // The number is refused: only the caller's counters move (nothing is known of the number).

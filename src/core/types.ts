@@ -94,6 +94,12 @@ export interface PhoneOptions {
   /** Only numbers of these ISO 3166 countries are accepted. */
   allowCountries?: string[];
   /**
+   * Countries per transport, on top of `allowCountries`: `{ sms: ['ES', 'MX'] }` lets SMS
+   * channels send to those countries only, while WhatsApp channels stay open (R-I2: SMS
+   * pumping targets SMS routes). A transport not named is not restricted.
+   */
+  allowCountriesByTransport?: Partial<Record<'whatsapp' | 'sms' | 'rcs', string[]>>;
+  /**
    * Number types that are refused, as libphonenumber-js names them (`'PREMIUM_RATE'`,
    * `'SHARED_COST'`, `'VOIP'`, `'UNKNOWN'` for a type it cannot tell, ...). Default
    * `['PREMIUM_RATE', 'SHARED_COST']`: numbers that earn money for whoever runs them (SMS pumping).
