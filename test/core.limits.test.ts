@@ -252,6 +252,29 @@ describe.each(['memory', 'redis'] as const)('limits on the %s store', (kind) => 
     expect(() => makeStepUp({ phones: { allowCountriesByTransport: { email: ['ES'] } as never } })).toThrow(/no option `email`/);
   });
 
+  it('R-I5 the conversion breaker stops sends to a country whose codes are not verified, and not to one whose codes are', async () => {
+    const h = setup({ conversion: { minSends: 3, minRate: 0.5, window: '1h' } });
+    const mexican = () => `+5255${String(10_000_000 + (Date.now() % 1_000_000) + serial++).slice(-8)}`;
+    // Three sends to Mexico, none verified: the fourth trips the breaker.
+    for (let i = 0; i < 3; i++) await start(h, { subject: fresh('mx'), phone: mexican() });
+    const error = await rejection(start(h, { subject: fresh('mx'), phone: mexican() }));
+    expect(error).toMatchObject({ code: 'rate_limited', message: 'Codes cannot be sent to this country right now. Try again later.' });
+    expect(h.events.filter((event) => event.type === 'rate.limited').at(-1)).toMatchObject({ limit: 'conversion' });
+    // Spain is another country: not affected.
+    await start(h, { subject: fresh('es'), phone: freshPhone() });
+    // Where codes are verified (Brazil here: the counters of one store are per country), sends go on.
+    const brazilian = () => `+55119${String(10_000_000 + (Date.now() % 1_000_000) + serial++).slice(-8)}`;
+    const ok = setup({ conversion: { minSends: 3, minRate: 0.5, window: '1h' } });
+    for (let i = 0; i < 4; i++) {
+      const subject = fresh('br');
+      const view = await start(ok, { subject, phone: brazilian() });
+      await ok.stepup.verify(view.challengeId, ok.outbox.messages().at(-1)!.code, { subject });
+      await new Promise((resolve) => setTimeout(resolve, 10)); // the verified count is written after the answer
+    }
+    await start(ok, { subject: fresh('br'), phone: brazilian() });
+    expect(() => makeStepUp({ limits: { conversion: { minSends: 10, minRate: 2, window: '1h' } } })).toThrow(/minRate.*above 0 and at most 1/);
+  });
+
   it('R-I4 beforeSend runs before each start and resend the user asks for; false refuses and nothing is sent', async () => {
     const seen: BeforeSendContext[] = [];
     let allow = true;
@@ -278,7 +301,7 @@ describe.each(['memory', 'redis'] as const)('limits on the %s store', (kind) => 
     expect(build({ phone: { max: 0, window: '15m' } })).toThrow(/limits.phone.max.*whole number from 1/);
     expect(build({ phone: { max: 5 } })).toThrow(/limits.phone.window/);
     expect(build({ phone: { max: 5, window: '60d' } })).toThrow(/at most|31 days/);
-    expect(build({ sms: { max: 5, window: '1m' } })).toThrow(/no option `sms`.*Known: phone, phoneDaily, subject, ip, session, prefix, country, purpose, failures/);
+    expect(build({ sms: { max: 5, window: '1m' } })).toThrow(/no option `sms`.*Known: phone, phoneDaily, subject, ip, session, prefix, country, purpose, failures, conversion/);
     expect(build({ ip: true })).toThrow(/limits.ip.*or false to turn it off/);
     expect(() => makeStepUp({ sends: { cooldown: [] } })).toThrow(/sends.cooldown/);
     expect(() => makeStepUp({ sends: { cooldown: ['30s', '11m'] } })).toThrow(/at most 10 minutes/);

@@ -36,6 +36,29 @@ export interface LimitsOptions {
    * start answer `too_many_attempts` until the window ends. Default 20 per 24 hours.
    */
   failures?: LimitRule | false;
+  /**
+   * The circuit breaker of R-I5: once a country (calling code) had `minSends` sends in the
+   * window and fewer than `minRate` of them were verified, sends to it stop until the
+   * window ends (`rate_limited`, and a `rate.limited` event with `limit: 'conversion'` to
+   * alert on). Pumped numbers never verify. Off by default, as a breaker that trips on a
+   * quiet country's normal traffic would lock its users out: turn it on with thresholds
+   * from your own traffic, such as `{ minSends: 100, minRate: 0.1, window: '1h' }`. The
+   * two counts run in windows of their own, so the rate is an approximation.
+   */
+  conversion?: ConversionRule | false;
+}
+
+export interface ConversionRule {
+  minSends: number;
+  /** Verified codes per send, from 0 to 1. */
+  minRate: number;
+  window: Duration;
+}
+
+interface ResolvedConversion {
+  minSends: number;
+  minRate: number;
+  windowMs: number;
 }
 
 export type LimitName = 'phone' | 'phoneDaily' | 'subject' | 'ip' | 'session' | 'prefix' | 'country' | 'purpose' | 'failures';
@@ -46,7 +69,7 @@ export interface ResolvedLimit {
   windowMs: number;
 }
 
-export type LimitsConfig = Readonly<Partial<Record<LimitName, ResolvedLimit>>>;
+export type LimitsConfig = Readonly<Partial<Record<LimitName, ResolvedLimit>> & { conversion?: ResolvedConversion }>;
 
 const DEFAULTS: Record<LimitName, { max: number; window: Duration } | false> = {
   phone: { max: 5, window: '15m' },
@@ -68,9 +91,11 @@ export function resolveLimits(options: LimitsOptions | undefined): LimitsConfig 
     throw new TypeError('`limits` must be an object such as { phone: { max: 5, window: \'15m\' } }; omit it for the defaults.');
   }
   const given = (options ?? {}) as Record<string, unknown>;
-  const unknown = Object.keys(given).find((key) => !NAMES.includes(key as LimitName));
-  if (unknown) throw new TypeError(`\`limits\` has no option \`${unknown}\`. Known: ${NAMES.join(', ')}.`);
-  const resolved: Partial<Record<LimitName, ResolvedLimit>> = {};
+  const unknown = Object.keys(given).find((key) => !NAMES.includes(key as LimitName) && key !== 'conversion');
+  if (unknown) throw new TypeError(`\`limits\` has no option \`${unknown}\`. Known: ${NAMES.join(', ')}, conversion.`);
+  const resolved: Partial<Record<LimitName, ResolvedLimit>> & { conversion?: ResolvedConversion } = {};
+  const conversion = resolveConversion(given.conversion);
+  if (conversion) resolved.conversion = conversion;
   for (const name of NAMES) {
     const rule = given[name] ?? DEFAULTS[name];
     if (rule === false) continue;
@@ -92,11 +117,32 @@ export function resolveLimits(options: LimitsOptions | undefined): LimitsConfig 
   return Object.freeze(resolved);
 }
 
+function resolveConversion(value: unknown): ResolvedConversion | undefined {
+  if (value === false || value === undefined) return undefined;
+  const rule = value as Partial<ConversionRule>;
+  const option = 'limits.conversion';
+  if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
+    throw new TypeError(`\`${option}\` must be { minSends, minRate, window } such as { minSends: 100, minRate: 0.1, window: '1h' }, or false to turn it off.`);
+  }
+  const extra = Object.keys(rule).find((key) => !['minSends', 'minRate', 'window'].includes(key));
+  if (extra !== undefined) throw new TypeError(`\`${option}\` has no option \`${extra}\`. Known: minSends, minRate, window.`);
+  const { minSends, minRate, window } = rule;
+  if (typeof minSends !== 'number' || !Number.isInteger(minSends) || minSends < 1 || minSends > 1_000_000) {
+    throw new TypeError(`\`${option}.minSends\` must be a whole number from 1 to 1000000 (received ${describe(minSends)}).`);
+  }
+  if (typeof minRate !== 'number' || !(minRate > 0 && minRate <= 1)) {
+    throw new TypeError(`\`${option}.minRate\` must be a share of verified sends above 0 and at most 1, such as 0.1 (received ${describe(minRate)}).`);
+  }
+  const windowSec = parseDuration(window, `${option}.window`);
+  if (windowSec < 1 || windowSec > 31 * 86400) throw new TypeError(`\`${option}.window\` must be from 1 second to 31 days (received ${windowSec} s).`);
+  return Object.freeze({ minSends, minRate, windowMs: Math.round(windowSec * 1000) });
+}
+
 /**
  * Store keys of the counters: keyed hashes, so that no number, user id or address is
  * readable in the store (R-J12), each its own key (one Cluster slot each).
  */
-function counterKey(config: StepUpConfig, name: LimitName, value: string): string {
+function counterKey(config: StepUpConfig, name: LimitName | 'sentTo' | 'verifiedIn', value: string): string {
   return `${name}:${createHmac('sha256', config.peppers[0]!.binding).update(`limit:${name}:${value}`).digest('base64url')}`;
 }
 
@@ -132,9 +178,38 @@ function sendCounters(config: StepUpConfig, context: SendContext): { limit: Reso
  */
 export async function countSend(config: StepUpConfig, context: SendContext, base: { challengeId?: string; purpose?: string }): Promise<void> {
   const counters = sendCounters(config, context);
-  if (counters.length === 0) return;
-  const states = await config.store.countHits(counters.map(({ key, limit }) => ({ key, windowMs: limit.windowMs })));
+  const conversion = config.limits.conversion && context.country ? config.limits.conversion : undefined;
+  if (counters.length === 0 && !conversion) return;
+  // The conversion counters go out with the send counters: the same round trip.
+  const [states, rate] = await Promise.all([
+    counters.length === 0 ? [] : config.store.countHits(counters.map(({ key, limit }) => ({ key, windowMs: limit.windowMs }))),
+    conversion ? conversionOf(config, context.country!, conversion) : undefined,
+  ]);
   refuseIfOver(config, counters.map(({ limit }, index) => ({ limit, state: states[index]! })), base, context, 'rate_limited');
+  if (conversion && rate && rate.sent > conversion.minSends && rate.verified / rate.sent < conversion.minRate) {
+    config.emit({ type: 'rate.limited', ...base, subject: context.subject || undefined, ip: context.ip, reason: 'rate_limited', limit: 'conversion' });
+    throw stepUpError('rate_limited', { retryAfter: Math.max(1, Math.ceil(rate.resetInMs / 1000)) }, 'Codes cannot be sent to this country right now. Try again later.');
+  }
+}
+
+/** Counts a send to the country and reads how many of its sends were verified, in this window. */
+async function conversionOf(config: StepUpConfig, country: string, rule: ResolvedConversion) {
+  const [[sent], [verified]] = await Promise.all([
+    config.store.countHits([{ key: counterKey(config, 'sentTo', country), windowMs: rule.windowMs }]),
+    config.store.readHits([counterKey(config, 'verifiedIn', country)]),
+  ]);
+  return { sent: sent!.count, verified: verified!.count, resetInMs: sent!.resetInMs };
+}
+
+/**
+ * Counts a verified code for its country (the calling code, read off the masked number).
+ * Not awaited by verify: a lost count only makes the breaker more careful.
+ */
+export function countConversion(config: StepUpConfig, masked: string): void {
+  const rule = config.limits.conversion;
+  const country = /^\+(\d{1,3}) /.exec(masked)?.[1];
+  if (!rule || !country) return;
+  config.store.countHits([{ key: counterKey(config, 'verifiedIn', country), windowMs: rule.windowMs }]).catch(() => {});
 }
 
 /** The subject's failure counter, read (not counted) before a verify or a start. */

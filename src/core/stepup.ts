@@ -8,7 +8,7 @@ import { resolveOptions, type ResolvedPurpose, type StepUpConfig } from './optio
 import { callingCodeOf, normalizePhone } from './phone.js';
 import { newTokenId, signToken } from './tokens.js';
 import { hashTransaction, normalizeTransaction } from './transaction.js';
-import { countFailure, countSend, readFailures, refuseIfLockedOut } from './limits.js';
+import { countConversion, countFailure, countSend, readFailures, refuseIfLockedOut } from './limits.js';
 import { withTimeout } from './timeout.js';
 import { type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type VerifyOutcome } from '../stores/store.js';
 import type {
@@ -301,6 +301,7 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
     ...(input.binding === undefined ? {} : { sbh: hashBinding(config.peppers[0]!, input.binding) }),
   };
   const token = signToken(config.tokens, claims);
+  if (!record.testNumber) countConversion(config, record.to);
   config.emit({ type: 'verify.succeeded', ...base, purpose: record.purpose, channel: record.channel, to: record.to, jti: claims.jti, ...(record.testNumber ? { testNumber: true } : {}) });
   return { token, claims, expiresIn: policy.tokenTtlSec };
 }
