@@ -29,6 +29,8 @@ export interface StepUpEvent {
   channel?: string;
   /** Masked phone number. */
   to?: string;
+  /** ISO 3166 country of the number, for `challenge.started` (conversion by country, R-M1). */
+  country?: string;
   ip?: string;
   /** Error code or guard reason behind a failure. */
   reason?: StepUpErrorCode | StepUpRejectionReason | 'channel_misconfigured' | 'fallback_timeout' | 'not_on_whatsapp';

@@ -110,7 +110,7 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
     sealedPayment: sealPayment(pepper, id, transaction),
     otherFactors: otherFactors.join(','), testNumber: fixedCode !== undefined, locked: false,
   };
-  const event = { challengeId: id, subject, purpose: policy.name, to: phone.masked, ip: input.ip };
+  const event = { challengeId: id, subject, purpose: policy.name, to: phone.masked, country: phone.country, ip: input.ip };
   const limited = { purpose: policy.name };
   // One round trip: the subject's wrong codes, the send counters (a test number sends nothing)
   // and what is known of the number. All before anything is stored or sent (R-I1, R-I9).
