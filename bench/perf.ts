@@ -77,7 +77,7 @@ class ServerProcess {
 
   static async start(framework: Framework, redisUrl: string): Promise<ServerProcess> {
     const execArgv = ['--import', 'tsx'];
-    if (PROFILE) execArgv.push('--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE)}`, `--cpu-prof-name=${framework}-${Date.now()}.cpuprofile`);
+    if (PROFILE) execArgv.push('--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE)}`);
     const child = fork(join(here, 'perf', 'server.ts'), [framework, redisUrl], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const ready = await new Promise<Extract<FromServer, { type: 'ready' }>>((resolveReady, reject) => {
       child.once('error', reject);
