@@ -249,9 +249,9 @@ describe('R-K randomness and key separation', () => {
       claimDueFallbacks: (...args) => inner.claimDueFallbacks(...args),
     };
     const { challengeId, code } = await startChallenge(makeStepUp({ store: spy }));
-    const raw = createHmac('sha256', PEPPER).update(challengeId).update(':').update(code).digest('hex');
+    const raw = createHmac('sha256', PEPPER).update(challengeId).update(':').update(code).digest();
     expect(digests).toHaveLength(1);
-    expect(digests[0]).toMatch(/^p1:[0-9a-f]{64}$/);
-    expect(digests[0]).not.toBe(`p1:${raw}`);
+    expect(digests[0]).toMatch(/^p1:[A-Za-z0-9_-]{43}$/);
+    for (const encoding of ['base64url', 'hex', 'base64'] as const) expect(digests[0]).not.toBe(`p1:${raw.toString(encoding)}`);
   });
 });
