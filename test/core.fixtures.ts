@@ -166,7 +166,7 @@ export interface RedisFixture {
 }
 
 export async function redisFixture(label: string): Promise<RedisFixture> {
-  const client = new Redis(redisUrl(), { enableOfflineQueue: true, maxRetriesPerRequest: 1 });
+  const client = new Redis(redisUrl(), { enableOfflineQueue: true, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false });
   client.on('error', () => undefined);
   const prefix = uniquePrefix(label);
   const store = new RedisStore({ client, prefix });

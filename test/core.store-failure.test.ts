@@ -7,7 +7,7 @@ import { RedisStore, StepUpUnavailableError, type StepUpError } from '../src/ind
 import { issueToken, makeStepUp, PAYMENT, PHONE, rejection, startChallenge, SUBJECT } from './core.fixtures.js';
 import { startRedis, type RedisHandle } from './support/redis.js';
 
-const FAIL_FAST = { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => 200 };
+const FAIL_FAST = { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false, retryStrategy: () => 200 };
 
 const servers: RedisHandle[] = [];
 const clients: Redis[] = [];

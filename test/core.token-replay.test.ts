@@ -48,7 +48,7 @@ describe('on RedisStore', () => {
   });
 
   it('R-L1 two services sharing one Redis (two app instances) accept the token once between them', async () => {
-    const client2 = new Redis(redisUrl());
+    const client2 = new Redis(redisUrl(), { autoResendUnfulfilledCommands: false });
     try {
       const first = makeStepUp({ store: redis.store });
       const second = makeStepUp({ store: new RedisStore({ client: client2, prefix: redis.prefix }), clock: first.clock });

@@ -220,7 +220,7 @@ async function makeWorld(kind: StoreKind, { realClock = false } = {}): Promise<W
     instance(options = {}) {
       let own = store;
       if (redis && instances > 0) {
-        const client = new Redis(redisUrl(), { enableOfflineQueue: true, maxRetriesPerRequest: 1 });
+        const client = new Redis(redisUrl(), { enableOfflineQueue: true, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false });
         client.on('error', () => undefined);
         cleanups.push(() => client.disconnect());
         own = new RedisStore({ client, prefix: redis.prefix });

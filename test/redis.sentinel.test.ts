@@ -141,13 +141,13 @@ describe('R-J6 waitForReplicas', () => {
   });
 
   it('R-J6 is validated at construction with a message that says how to fix it, and refused for a Cluster client', async () => {
-    const client = new Redis({ lazyConnect: true });
+    const client = new Redis({ lazyConnect: true, autoResendUnfulfilledCommands: false });
     clients.push(client);
     for (const bad of [{ replicas: 0, timeoutMs: 100 }, { replicas: 1, timeoutMs: 0 }, { replicas: 1, timeoutMs: 1000 }, { replicas: 1.5, timeoutMs: 100 }, { replicas: 1 }, { replicas: 1, timeoutMs: 100, strict: true }, true]) {
       expect(() => new RedisStore({ client, waitForReplicas: bad as never })).toThrow(/waitForReplicas.*\{ replicas: 1, timeoutMs: 100 \}/);
     }
     expect(() => new RedisStore({ client, timeoutMs: 2000, waitForReplicas: { replicas: 2, timeoutMs: 1500 } })).not.toThrow();
-    const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true, scaleReads: 'master' });
+    const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true, scaleReads: 'master', redisOptions: { autoResendUnfulfilledCommands: false } });
     try {
       expect(() => new RedisStore({ client: cluster, waitForReplicas: WAIT })).toThrow(/Cluster.*min-replicas-to-write/);
     } finally {

@@ -3,6 +3,8 @@
 // digest without resetting attempts, and one-time marks are set once. The RedisStore also
 // gives every key a bounded TTL and a Cluster hash tag, and refuses unsafe client setups.
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore, RedisStore, type ChallengeOwner, type ChallengeRecord, type ChallengeStore } from '../src/index.js';
@@ -776,7 +778,7 @@ describe('RedisStore', () => {
 
     it('two RedisStore instances on one redis (two clients, one prefix) never claim the same due fallback', async () => {
       const { prefix } = fixture;
-      const clients = [new Redis(redisUrl()), new Redis(redisUrl())];
+      const clients = [new Redis(redisUrl(), { autoResendUnfulfilledCommands: false }), new Redis(redisUrl(), { autoResendUnfulfilledCommands: false })];
       otherClients.push(...clients);
       const [a, b] = clients.map((client) => new RedisStore({ client, prefix: `${prefix}due2:` })) as [RedisStore, RedisStore];
       for (let round = 0; round < 5; round++) {
@@ -828,15 +830,69 @@ describe('RedisStore', () => {
       const port = Number(new URL(redisUrl()).port);
       const cluster = new Cluster([{ host: '127.0.0.1', port }], { lazyConnect: true, scaleReads: 'slave' });
       expect(() => new RedisStore({ client: cluster })).toThrow(/scaleReads: 'master'/);
-      const primaries = new Cluster([{ host: '127.0.0.1', port }], { lazyConnect: true, scaleReads: 'master' });
+      const primaries = new Cluster([{ host: '127.0.0.1', port }], { lazyConnect: true, scaleReads: 'master', redisOptions: { autoResendUnfulfilledCommands: false } });
       expect(() => new RedisStore({ client: primaries, prefix: fixture.prefix })).not.toThrow();
       cluster.disconnect();
       primaries.disconnect();
     });
 
+    it('R-J8: rejects a client that would resend unfulfilled commands after a reconnect (the ioredis default)', () => {
+      const port = Number(new URL(redisUrl()).port);
+      const resending = new Redis(redisUrl(), { lazyConnect: true });
+      const cluster = new Cluster([{ host: '127.0.0.1', port }], { lazyConnect: true, scaleReads: 'master' });
+      otherClients.push(resending);
+      expect(() => new RedisStore({ client: resending })).toThrow(/autoResendUnfulfilledCommands: false/);
+      expect(() => new RedisStore({ client: cluster })).toThrow(/autoResendUnfulfilledCommands: false.*redisOptions/);
+      cluster.disconnect();
+    });
+
+    it('R-J8: a connection dropped right after the verify script ran counts the attempt exactly once and answers store_unavailable', async () => {
+      // A TCP proxy that forwards everything, except that it can cut the client off instead of
+      // passing on Redis's next answer: the script has run, its reply is lost.
+      let dropNextReply = false;
+      const sockets = new Set<Socket>();
+      const proxy = createNetServer((downstream) => {
+        const upstream = connect(Number(new URL(redisUrl()).port), '127.0.0.1');
+        sockets.add(downstream).add(upstream);
+        downstream.on('data', (chunk) => upstream.write(chunk));
+        upstream.on('data', (chunk) => {
+          if (dropNextReply) {
+            dropNextReply = false;
+            downstream.destroy();
+            upstream.destroy();
+            return;
+          }
+          downstream.write(chunk);
+        });
+        for (const socket of [downstream, upstream]) socket.on('error', () => undefined).on('close', () => { downstream.destroy(); upstream.destroy(); });
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      const proxied = new Redis((proxy.address() as AddressInfo).port, '127.0.0.1', {
+        enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false, retryStrategy: () => 100,
+      });
+      proxied.on('error', () => undefined);
+      otherClients.push(proxied);
+      try {
+        await once(proxied, 'ready');
+        const store = new RedisStore({ client: proxied, prefix: `${fixture.prefix}rj8:` });
+        const record = challengeRecord({ digest: 'p1:right' });
+        await store.create(record, 60_000);
+        await store.verify(record.id, owner(record), ['p1:warm-up']); // scripts loaded, one attempt counted
+        dropNextReply = true;
+        await expect(store.verify(record.id, owner(record), ['p1:wrong'])).rejects.toMatchObject({ code: 'store_unavailable' });
+        // Whatever the client does after reconnecting, Redis ran the script once: two attempts in all.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(await fixture.client.hget(`${fixture.prefix}rj8:ch:{${record.id}}`, 'att')).toBe('2');
+      } finally {
+        proxied.disconnect();
+        for (const socket of sockets) socket.destroy();
+        proxy.close();
+      }
+    });
+
     it("R-J4: rejects a Sentinel client created with role: 'slave'; role 'master' is accepted", () => {
       const sentinel = (role: 'master' | 'slave') => {
-        const client = new Redis({ sentinels: [{ host: '127.0.0.1', port: 1 }], name: 'mymaster', role, lazyConnect: true });
+        const client = new Redis({ sentinels: [{ host: '127.0.0.1', port: 1 }], name: 'mymaster', role, lazyConnect: true, autoResendUnfulfilledCommands: false });
         otherClients.push(client);
         return client;
       };

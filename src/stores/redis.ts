@@ -133,6 +133,15 @@ export class RedisStore implements ChallengeStore {
     if (typeof clientPrefix === 'string' && /[{}]/.test(clientPrefix)) {
       throw new TypeError("The ioredis client's `keyPrefix` may not hold '{' or '}': they would change the Cluster hash tag.");
     }
+    // R-J8: ioredis resends commands whose answer a dropped connection lost; a verify script
+    // would then run twice (an attempt counted twice, a consumed challenge answering 404).
+    const clientOptions = (client as { options?: { autoResendUnfulfilledCommands?: unknown; redisOptions?: { autoResendUnfulfilledCommands?: unknown } } }).options;
+    // A Cluster keeps its nodes' client options in `redisOptions`.
+    if ((clientOptions?.redisOptions ?? clientOptions)?.autoResendUnfulfilledCommands !== false) {
+      throw new TypeError(
+        'Create the ioredis client with `autoResendUnfulfilledCommands: false` (for a Cluster, in `redisOptions`): after a reconnect ioredis would otherwise run a script a second time. The store answers store_unavailable instead, and the caller may retry.',
+      );
+    }
     this.#client = client;
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
