@@ -22,7 +22,7 @@ for (const variant of variants) {
   describe(`on ${variant.name}`, () => {
     const harnessFor = (extra: HarnessOptions = {}) => makeStepUp({ ...variant.options(), ...extra });
 
-    it('R-C3 50 concurrent verifies with the right code: exactly one success, 49 failures', async () => {
+    it('R-C3 R-J2 50 concurrent verifies with the right code: exactly one success, 49 failures', async () => {
       const harness = harnessFor();
       const { challengeId, code } = await startChallenge(harness, { purpose: 'payment' });
       const results = await Promise.allSettled(Array.from({ length: 50 }, () => harness.stepup.verify(challengeId, code, { subject: SUBJECT })));
