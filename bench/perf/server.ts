@@ -67,7 +67,8 @@ interface Service {
 }
 
 function service(db: number): Service {
-  const redis = new Redis(redisUrl, { ...clientOptions, db });
+  // As the README recommends for the store's client: the commands of one operation leave in one write.
+  const redis = new Redis(redisUrl, { ...clientOptions, db, enableAutoPipelining: true });
   const codes = new Map<string, string>();
   const capture = { on: false };
   const stepup = createStepUp({

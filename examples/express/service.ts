@@ -51,7 +51,7 @@ export const demoLogger = pino({ level: process.env.LOG_LEVEL ?? (process.env.VI
 export function storeFromEnvironment(): { store: ChallengeStore; redis?: Redis } {
   if (!process.env.REDIS_URL) return { store: new MemoryStore() };
   // Bounded waits: with Redis down, operations fail fast as `store_unavailable` (fail closed).
-  const redis = new Redis(process.env.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false });
+  const redis = new Redis(process.env.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false, enableAutoPipelining: true });
   let reported = false;
   redis.on('error', (error: Error) => {
     if (!reported) console.error(`Redis: ${error.message} (retrying; codes cannot be sent meanwhile)`);
