@@ -1,9 +1,9 @@
 import { hashBinding, safeEqual } from './codes.js';
 import { parseDuration } from './duration.js';
-import { isStepUpError, stepUpError, type StepUpError } from './errors.js';
+import { stepUpError, type StepUpError } from './errors.js';
 import type { StepUpConfig, ResolvedPurpose } from './options.js';
 import { TokenRejection, verifySignedToken } from './tokens.js';
-import { hashTransaction } from './transaction.js';
+import { transactionMatches } from './transaction.js';
 import type { CheckTokenInput, StepUpClaims } from './types.js';
 
 const KNOWN_INPUT = ['purpose', 'maxAge', 'subject', 'transaction', 'binding', 'oneTime', 'acrValues', 'denyAmr', 'ip'];
@@ -71,13 +71,3 @@ function purposeOf(config: StepUpConfig, input: CheckTokenInput): ResolvedPurpos
   return policy;
 }
 
-function transactionMatches(transaction: unknown, txn: string | undefined): boolean {
-  if (txn === undefined) return false;
-  try {
-    return safeEqual(hashTransaction(transaction as never), txn);
-  } catch (error) {
-    // A transaction that cannot be canonicalized cannot be the one that was approved.
-    if (isStepUpError(error)) return false;
-    throw error;
-  }
-}

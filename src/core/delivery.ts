@@ -3,7 +3,7 @@ import { ChannelError, isHostedChannel, type Channel, type OutgoingMessage } fro
 import { isStepUpError, stepUpError } from './errors.js';
 import { openSealed, sealText, type PepperKeys } from './codes.js';
 import { renderMessage, type PaymentSummary } from './messages.js';
-import { countryOf, transportAllows } from './phone.js';
+import { transportAllows } from './phone.js';
 import { withTimeout } from './timeout.js';
 import type { Transaction } from './types.js';
 import type { StepUpConfig } from './options.js';
@@ -30,8 +30,8 @@ export const factKeys = {
 };
 
 /** Channels the user may still pick for this number: WhatsApp ones are out once the number is known not to have it. */
-export async function unavailableChannels(config: StepUpConfig, phone: string): Promise<Set<string>> {
-  const closed = closedByCountry(config, phone);
+export async function unavailableChannels(config: StepUpConfig, phone: string, country: string | undefined): Promise<Set<string>> {
+  const closed = closedByCountry(config, country);
   if (!config.channels.some((channel) => channel.transport === 'whatsapp')) return closed;
   const known = await config.store.getFact(factKeys.notOnWhatsApp(config, phone));
   if (known) for (const channel of config.channels) if (channel.transport === 'whatsapp') closed.add(channel.name);
@@ -39,7 +39,7 @@ export async function unavailableChannels(config: StepUpConfig, phone: string): 
 }
 
 /** Channels whose transport may not send to this number's country (`phones.allowCountriesByTransport`). */
-export function closedByCountry(config: StepUpConfig, phone: string, country = config.phone.countriesByTransport.size > 0 ? countryOf(phone) : undefined): Set<string> {
+export function closedByCountry(config: StepUpConfig, country: string | undefined): Set<string> {
   if (config.phone.countriesByTransport.size === 0) return new Set();
   return new Set(config.channels.filter((channel) => !transportAllows(config.phone, channel.transport, country)).map((channel) => channel.name));
 }

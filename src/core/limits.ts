@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, parseDuration } from './duration.js';
 import { stepUpError } from './errors.js';
+import { callingCodeOfMasked } from './phone.js';
 import type { StepUpConfig } from './options.js';
 import type { Duration } from './types.js';
 import type { CounterState } from '../stores/store.js';
@@ -207,7 +208,7 @@ async function conversionOf(config: StepUpConfig, country: string, rule: Resolve
  */
 export function countConversion(config: StepUpConfig, masked: string): void {
   const rule = config.limits.conversion;
-  const country = /^\+(\d{1,3}) /.exec(masked)?.[1];
+  const country = callingCodeOfMasked(masked);
   if (!rule || !country) return;
   config.store.countHits([{ key: counterKey(config, 'verifiedIn', country), windowMs: rule.windowMs }]).catch(() => {});
 }

@@ -66,24 +66,22 @@ export function normalizePhone(input: unknown, rules: PhoneRules): NormalizedPho
   return { e164: parsed.number, callingCode: parsed.countryCallingCode, country: parsed.country, masked: maskPhone(parsed.countryCallingCode, parsed.nationalNumber) };
 }
 
-/** ISO country of an E.164 number already checked, when it has one. */
-export function countryOf(e164: string): string | undefined {
+/** ISO country and calling code of an E.164 number already checked (a challenge's sealed copy). */
+export function regionOf(e164: string): { country: string | undefined; callingCode: string | undefined } {
   try {
-    return parsePhoneNumberWithError(e164).country;
+    const parsed = parsePhoneNumberWithError(e164);
+    return { country: parsed.country, callingCode: parsed.countryCallingCode };
   } catch {
-    return undefined;
+    return { country: undefined, callingCode: undefined };
   }
 }
 
-/** Calling code of an E.164 number already checked (from a challenge's sealed copy). */
-export function callingCodeOf(e164: string): string | undefined {
-  try {
-    return parsePhoneNumberWithError(e164).countryCallingCode;
-  } catch {
-    return undefined;
-  }
+/** The calling code a masked number starts with (see maskPhone), such as `34`. */
+export function callingCodeOfMasked(masked: string): string | undefined {
+  return /^\+(\d{1,3}) /.exec(masked)?.[1];
 }
 
+/** `+34 •••••••78`; callingCodeOfMasked reads the calling code back, so the two change together. */
 function maskPhone(callingCode: string, nationalNumber: string): string {
   const hidden = Math.max(nationalNumber.length - 2, 1);
   return `+${callingCode} ${'•'.repeat(hidden)}${nationalNumber.slice(hidden)}`;

@@ -5,14 +5,14 @@ import { closedByCountry, deliverCode, sealPayment, unavailableChannels } from '
 import { handleDeliveryStatus, runDueFallbacks, startFallbackWorker, type DeliveryStatusReport, type DeliveryStatusResult } from './fallback.js';
 import { stepUpError } from './errors.js';
 import { resolveOptions, type ResolvedPurpose, type StepUpConfig } from './options.js';
-import { callingCodeOf, normalizePhone } from './phone.js';
+import { normalizePhone, regionOf } from './phone.js';
 import { newTokenId, signToken } from './tokens.js';
-import { hashTransaction, normalizeTransaction } from './transaction.js';
+import { hashTransaction, normalizeTransaction, transactionMatches } from './transaction.js';
 import { countConversion, countFailure, countSend, readFailures, refuseIfLockedOut } from './limits.js';
 import { withTimeout } from './timeout.js';
 import { type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type VerifyOutcome } from '../stores/store.js';
 import type {
-  BeforeSendContext, ChallengeView, Transaction, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, VerifyInput, VerifyResult,
+  BeforeSendContext, ChallengeView, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, VerifyInput, VerifyResult,
 } from './types.js';
 
 /** What `createStepUp` returns: the four operations of DESIGN §3. */
@@ -119,7 +119,7 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
     record.testNumber ? undefined : countSend(config, {
       phone: phone.e164, subject, ip: input.ip, session: record.bindingHash, country: phone.callingCode, purpose: policy.name,
     }, limited),
-    record.testNumber ? new Set<string>() : unavailableChannels(config, phone.e164),
+    record.testNumber ? new Set<string>() : unavailableChannels(config, phone.e164, phone.country),
   ]);
   refuseIfLockedOut(config, failures, limited, { subject, ip: input.ip });
   if (!record.testNumber) {
@@ -184,12 +184,13 @@ export async function sendAgain(
   const phone = openSealed(config.peppers, challengeId, record.sealedPhone);
   if (phone === undefined) throw stepUpError('challenge_not_found');
   const userAsked = owner.subject !== '';
+  const region = regionOf(phone);
   try {
     const [skip] = await Promise.all([
-      unavailableChannels(config, phone),
+      unavailableChannels(config, phone, region.country),
       // A user's resend counts against the send limits; the library's own fallback does not (the per-challenge cap bounds it).
       userAsked ? countSend(config, {
-        phone, subject: record.subject, ip: how.ip, session: record.bindingHash, country: callingCodeOf(phone), purpose: record.purpose,
+        phone, subject: record.subject, ip: how.ip, session: record.bindingHash, country: region.callingCode, purpose: record.purpose,
       }, { challengeId, purpose: record.purpose }) : undefined,
     ]);
     if (userAsked) {
@@ -216,7 +217,7 @@ export async function sendAgain(
 async function acceptedPhone(config: StepUpConfig, input: StartInput, subject: string, purpose: string) {
   try {
     const phone = normalizePhone(input.phone, config.phone);
-    if (closedByCountry(config, phone.e164, phone.country).size === config.channels.length) {
+    if (closedByCountry(config, phone.country).size === config.channels.length) {
       throw stepUpError('invalid_request', {}, 'Codes cannot be sent to phone numbers of this country.');
     }
     return phone;
@@ -277,7 +278,7 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
     config.emit({ type: 'verify.failed', ...base, purpose: record.purpose, reason: 'challenge_not_found' });
     throw stepUpError('challenge_not_found');
   }
-  if (input.transaction !== undefined && !safeEqual(transactionHashOrEmpty(input.transaction), record.txn)) {
+  if (input.transaction !== undefined && !transactionMatches(input.transaction, record.txn)) {
     config.emit({ type: 'verify.failed', ...base, purpose: record.purpose, reason: 'transaction_mismatch' });
     throw stepUpError('challenge_not_found');
   }
@@ -363,15 +364,6 @@ function view(config: StepUpConfig, record: ChallengeRecord, unavailable: Readon
       available: !unavailable.has(channel.name),
     })),
   };
-}
-
-/** The hash of a transaction, or a value no challenge holds for one that cannot be canonicalized. */
-function transactionHashOrEmpty(transaction: unknown): string {
-  try {
-    return hashTransaction(transaction as Transaction);
-  } catch {
-    return '\u0000';
-  }
 }
 
 function expectedPurposes(purpose: unknown): string[] | undefined {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import currencyCodes from 'currency-codes';
-import { stepUpError } from './errors.js';
+import { safeEqual } from './codes.js';
+import { isStepUpError, stepUpError } from './errors.js';
 import type { JsonValue, Transaction } from './types.js';
 
 const MAX_DEPTH = 8;
@@ -78,6 +79,18 @@ export function canonicalTransaction(transaction: unknown): string {
     throw stepUpError('invalid_request', {}, 'The transaction is too large.');
   }
   return canonical;
+}
+
+/** Whether `transaction` hashes to `txn` (a token's claim, a challenge's hash), in constant time. */
+export function transactionMatches(transaction: unknown, txn: string | undefined): boolean {
+  if (txn === undefined || txn === '') return false;
+  try {
+    return safeEqual(hashTransaction(transaction as Transaction), txn);
+  } catch (error) {
+    // A transaction that cannot be canonicalized cannot be the one that was approved.
+    if (isStepUpError(error)) return false;
+    throw error;
+  }
 }
 
 /** base64url(SHA-256(canonical form)): the `txn` claim. */

@@ -107,7 +107,7 @@ export class MemoryStore implements ChallengeStore {
     if (!record) return;
     Object.assign(record, { channel: delivery.channel, transport: delivery.transport, messageId: delivery.messageId, sentAt: delivery.sentAt, deliveryStatus: '' });
     if (delivery.hostedId) {
-      record.digest = record.digest.split(' ').filter((stored) => stored !== '' && stored !== delivery.dropDigest).join(' ');
+      record.digest = withoutDigest(record.digest, delivery.dropDigest);
       record.hostedIds = delivery.keepEarlier && record.hostedIds !== '' ? `${record.hostedIds} ${delivery.hostedId}` : delivery.hostedId;
     } else if (!delivery.keepEarlier) {
       record.hostedIds = '';
@@ -118,8 +118,10 @@ export class MemoryStore implements ChallengeStore {
     this.#tick();
     const now = this.#clock();
     return hits.map(({ key, windowMs }) => {
-      const running = this.#live(this.#counters, key) !== undefined ? this.#counters.get(key)! : undefined;
-      const entry = running ? { value: running.value + 1, expiresAt: running.expiresAt } : { value: 1, expiresAt: now + Math.max(1, Math.ceil(windowMs)) };
+      const count = this.#live(this.#counters, key);
+      const entry = count === undefined
+        ? { value: 1, expiresAt: now + Math.max(1, Math.ceil(windowMs)) }
+        : { value: count + 1, expiresAt: this.#counters.get(key)!.expiresAt };
       this.#counters.set(key, entry);
       return { count: entry.value, resetInMs: entry.expiresAt - now };
     });
@@ -135,7 +137,7 @@ export class MemoryStore implements ChallengeStore {
 
   async discardCode(id: string, digest: string): Promise<void> {
     const record = this.#live(this.#challenges, id);
-    if (record) record.digest = record.digest.split(' ').filter((stored) => stored !== '' && stored !== digest).join(' ');
+    if (record) record.digest = withoutDigest(record.digest, digest);
   }
 
   async applyStatus(id: string, messageId: string, status: DeliveryStatus): Promise<StatusOutcome> {
@@ -240,4 +242,9 @@ export class MemoryStore implements ChallengeStore {
       for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
     }
   }
+}
+
+/** The space-separated live digests without `digest` (the Lua scripts' drop_digest). */
+function withoutDigest(digests: string, digest: string | undefined): string {
+  return digests.split(' ').filter((stored) => stored !== '' && stored !== digest).join(' ');
 }

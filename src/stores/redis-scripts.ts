@@ -125,16 +125,23 @@ return 1
  * the provider's: our own unsent code is dropped, and without keep-earlier the hosted id
  * replaces every earlier one, as a new digest replaces earlier digests.
  */
-export const RECORD_DELIVERY_SCRIPT = `
+/** Takes one digest out of the challenge's live codes; shared by the delivery record and the discard. */
+const DROP_DIGEST = `
+local function drop_digest(digest)
+  local kept = {}
+  for stored in string.gmatch(redis.call('HGET', KEYS[1], 'dig') or '', '%S+') do
+    if stored ~= digest then kept[#kept + 1] = stored end
+  end
+  redis.call('HSET', KEYS[1], 'dig', table.concat(kept, ' '))
+end
+`;
+
+export const RECORD_DELIVERY_SCRIPT = `${DROP_DIGEST}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'chn', ARGV[1], 'trp', ARGV[2], 'mid', ARGV[3], 'sat', ARGV[4], 'dst', '')
 local keep = ARGV[7] == '1'
 if ARGV[5] ~= '' then
-  local kept = {}
-  for stored in string.gmatch(redis.call('HGET', KEYS[1], 'dig') or '', '%S+') do
-    if stored ~= ARGV[6] then kept[#kept + 1] = stored end
-  end
-  redis.call('HSET', KEYS[1], 'dig', table.concat(kept, ' '))
+  drop_digest(ARGV[6])
   local hosted = redis.call('HGET', KEYS[1], 'hid') or ''
   if keep and hosted ~= '' then hosted = hosted .. ' ' .. ARGV[5] else hosted = ARGV[5] end
   redis.call('HSET', KEYS[1], 'hid', hosted)
@@ -166,14 +173,9 @@ return {redis.call('GET', KEYS[1]) or '0', tostring(left)}
 `;
 
 /** Removes digest ARGV[1] from the live codes, if the challenge still exists. */
-export const DISCARD_CODE_SCRIPT = `
-local digests = redis.call('HGET', KEYS[1], 'dig')
-if not digests then return 0 end
-local kept = {}
-for stored in string.gmatch(digests, '%S+') do
-  if stored ~= ARGV[1] then kept[#kept + 1] = stored end
-end
-redis.call('HSET', KEYS[1], 'dig', table.concat(kept, ' '))
+export const DISCARD_CODE_SCRIPT = `${DROP_DIGEST}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+drop_digest(ARGV[1])
 return 1
 `;
 
