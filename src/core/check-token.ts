@@ -7,6 +7,7 @@ import { transactionMatches } from './transaction.js';
 import type { CheckTokenInput, StepUpClaims } from './types.js';
 
 const KNOWN_INPUT = ['purpose', 'maxAge', 'subject', 'transaction', 'binding', 'oneTime', 'acrValues', 'denyAmr', 'ip'];
+const KNOWN = new Set(KNOWN_INPUT);
 
 /**
  * The guard's decision (DESIGN §5). Checks run from cheapest and most fundamental to
@@ -59,13 +60,16 @@ export async function checkToken(config: StepUpConfig, token: unknown, input: Ch
     if (!(await config.store.consumeOnce(claims.jti, ttlMs))) throw refuse('replayed', 'insufficient_user_authentication', claims);
   }
   config.emit({ type: 'token.accepted', purpose: policy.name, subject: claims.sub, challengeId: claims.cid, channel: claims.chn, jti: claims.jti, ip: input.ip });
-  return Object.freeze({ ...claims, amr: Object.freeze([...claims.amr]) as string[] });
+  // The claims were decoded for this call alone: frozen in place, no copy.
+  Object.freeze(claims.amr);
+  return Object.freeze(claims);
 }
 
 function purposeOf(config: StepUpConfig, input: CheckTokenInput): ResolvedPurpose {
   if (!input || typeof input !== 'object') throw new TypeError('checkToken needs { purpose } at least.');
-  const unknown = Object.keys(input).find((key) => !KNOWN_INPUT.includes(key));
-  if (unknown) throw new TypeError(`checkToken has no option \`${unknown}\`. Known: ${KNOWN_INPUT.join(', ')}.`);
+  let unknown: string | undefined;
+  for (const key of Object.keys(input)) if (!KNOWN.has(key)) unknown ??= key;
+  if (unknown !== undefined) throw new TypeError(`checkToken has no option \`${unknown}\`. Known: ${KNOWN_INPUT.join(', ')}.`);
   const policy = config.purposes.get(input.purpose);
   if (!policy) throw new TypeError(`Unknown purpose ${JSON.stringify(input.purpose)}; configure it in createStepUp({ purposes }).`);
   return policy;

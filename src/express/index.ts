@@ -22,7 +22,10 @@ export type { ResolvedSubject } from '../http/challenges.js';
 export type { TokenSource } from '../http/guard.js';
 
 function send(res: Response, answer: HttpResponse): void {
-  res.status(answer.status).set(answer.headers).send(bodyText(answer));
+  // Node's own calls: res.send would hash every body for an ETag that a no-store answer never uses.
+  res.statusCode = answer.status;
+  for (const name in answer.headers) res.setHeader(name, answer.headers[name]!);
+  res.end(bodyText(answer));
 }
 
 /**
@@ -36,7 +39,7 @@ export function stepUpRouter(stepup: StepUp, options: ExpressRouterOptions): Rou
   const handle = createChallengeRouter<Request>(stepup, options);
   const router = express.Router();
   router.use(async (req, res, next) => {
-    const answer = await handle({ req, method: req.method, path: req.path, message: req, parsedBody: () => req.body, ip: req.ip });
+    const answer = await handle({ req, method: req.method, path: req.path, message: req, parsedBody: () => req.body, ip: () => req.ip });
     if (answer) send(res, answer);
     else next();
   });

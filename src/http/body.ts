@@ -3,6 +3,8 @@ import { stepUpError } from '../core/errors.js';
 import type { HeaderReader } from './guard.js';
 
 const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2 };
+// Decoding without `stream` keeps no state between calls: one decoder serves every request.
+const UTF8 = new TextDecoder('utf-8');
 
 /** `'8kb'`, `'1mb'` or a number of bytes, to bytes; a TypeError that names the option otherwise. */
 export function parseBodyLimit(limit: string | number | undefined): number {
@@ -49,7 +51,7 @@ export async function readJsonBody(message: IncomingMessage, limit: number, alre
     const finish = (error?: Error) => {
       message.off('data', onData).off('end', onEnd).off('error', onFailure).off('aborted', onFailure);
       if (error) return reject(error);
-      resolve(new TextDecoder('utf-8').decode(Buffer.concat(chunks)));
+      resolve(UTF8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
     };
     const onData = (chunk: Buffer) => {
       received += chunk.length;

@@ -54,7 +54,8 @@ export interface IncomingRequest<Req> {
   message: IncomingMessage;
   /** What an earlier body parser left on the request, read only when it consumed the stream. */
   parsedBody: () => unknown;
-  ip: string | undefined;
+  /** The client's address, read only for requests that are ours (the framework may parse forwarding headers for it). */
+  ip: () => string | undefined;
 }
 
 interface RequestFacts {
@@ -163,7 +164,7 @@ export function createChallengeRouter<Req>(stepup: StepUp, options: ChallengeRou
     }
     try {
       const challengeId = route.id === undefined ? '' : decodeId(route.id);
-      const facts = { body: await readJsonBody(incoming.message, bodyLimit, incoming.parsedBody), ip: incoming.ip };
+      const facts = { body: await readJsonBody(incoming.message, bodyLimit, incoming.parsedBody), ip: incoming.ip() };
       if (route.action === 'start') return await start(incoming.req, facts);
       return await (route.action === 'resend' ? resend : verify)(incoming.req, challengeId, facts);
     } catch (error) {
@@ -225,5 +226,7 @@ function optionalString(value: unknown, name: string): string | undefined {
 
 /** Drops undefined members, so that the core sees an absent option rather than an explicit undefined. */
 function optionalFields<T extends Record<string, unknown>>(fields: T): Partial<T> {
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Partial<T>;
+  const present: Partial<T> = {};
+  for (const key in fields) if (fields[key] !== undefined) present[key] = fields[key];
+  return present;
 }

@@ -128,22 +128,23 @@ export function createGuard<Req>(stepup: StepUp, options: GuardOptions<Req>) {
     };
   };
 
+  // Fixed for the life of the guard: each request only adds its own facts to a copy.
+  const fixed: CheckTokenInput = { purpose: policy.name };
+  if (maxAge !== undefined) fixed.maxAge = maxAge;
+  if (options.oneTime !== undefined) fixed.oneTime = options.oneTime;
+  if (options.acrValues) fixed.acrValues = options.acrValues;
+  if (options.denyAmr) fixed.denyAmr = options.denyAmr;
+  const subjectOf = typeof options.subject === 'function' ? options.subject : undefined;
+
   return async (req: Req, headers: HeaderReader, ip?: string): Promise<GuardOutcome> => {
     try {
       const token = await readToken(req, headers);
-      const input: CheckTokenInput = { purpose: policy.name };
-      if (maxAge !== undefined) input.maxAge = maxAge;
-      if (options.oneTime !== undefined) input.oneTime = options.oneTime;
-      if (options.acrValues) input.acrValues = options.acrValues;
-      if (options.denyAmr) input.denyAmr = options.denyAmr;
+      const input: CheckTokenInput = { ...fixed };
       if (ip !== undefined) input.ip = ip;
       // A missing token is refused before any app callback runs: nothing to compare yet.
       if (token !== undefined) {
-        if (typeof options.subject === 'function') {
-          const subject = await options.subject(req);
-          // No user on the request: no token can belong to it.
-          input.subject = subject ?? '\u0000';
-        }
+        // No user on the request: no token can belong to it.
+        if (subjectOf) input.subject = (await subjectOf(req)) ?? '\u0000';
         if (options.binding) input.binding = (await options.binding(req)) ?? '\u0000';
         if (options.transaction) input.transaction = await options.transaction(req);
       }
@@ -161,16 +162,16 @@ export function createGuard<Req>(stepup: StepUp, options: GuardOptions<Req>) {
   };
 }
 
-function tokenReader<Req>(source: TokenSource<Req>): (req: Req, headers: HeaderReader) => Promise<string | undefined> {
+function tokenReader<Req>(source: TokenSource<Req>): (req: Req, headers: HeaderReader) => MaybePromise<string | undefined> {
   if (typeof source === 'function') return async (req) => normalizeToken(await source(req));
   if (source && typeof source === 'object' && 'header' in source && typeof source.header === 'string' && TOKEN_CHARS.test(source.header)) {
     const name = source.header.toLowerCase();
-    if (name === 'authorization') return async (_, headers) => normalizeToken(headers('authorization')?.replace(/^Bearer\s+/i, ''));
-    return async (_, headers) => normalizeToken(headers(name));
+    if (name === 'authorization') return (_, headers) => normalizeToken(headers('authorization')?.replace(/^Bearer\s+/i, ''));
+    return (_, headers) => normalizeToken(headers(name));
   }
   if (source && typeof source === 'object' && 'cookie' in source && typeof source.cookie === 'string' && TOKEN_CHARS.test(source.cookie)) {
     const name = source.cookie;
-    return async (_, headers) => normalizeToken(readCookie(headers('cookie'), name));
+    return (_, headers) => normalizeToken(readCookie(headers('cookie'), name));
   }
   throw new TypeError("requireStepUp: `token` must be { header: 'Step-Up-Token' }, { cookie: 'stepup' } or a function (req) => token.");
 }

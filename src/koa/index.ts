@@ -40,8 +40,7 @@ function send(ctx: Context, answer: HttpResponse): void {
 export function stepUpRouter(stepup: StepUp, options: KoaRouterOptions): Middleware {
   const handle = createChallengeRouter<Context>(stepup, options);
   return async (ctx, next) => {
-    const parsedBody = () => (ctx.request as { body?: unknown }).body;
-    const answer = await handle({ req: ctx, method: ctx.method, path: ctx.path, message: ctx.req, parsedBody, ip: ctx.ip });
+    const answer = await handle({ req: ctx, method: ctx.method, path: ctx.path, message: ctx.req, parsedBody: () => (ctx.request as { body?: unknown }).body, ip: () => ctx.ip });
     if (answer) send(ctx, answer);
     else await next();
   };

@@ -13,7 +13,7 @@ import type {
   StatusOutcome,
   VerifyOutcome,
 } from './store.js';
-import { cooldownAfter, DUE_FALLBACKS_TTL_MS } from './store.js';
+import { cooldownAfter, DUE_FALLBACKS_TTL_MS, verifiedPart } from './store.js';
 
 export interface MemoryStoreOptions {
   /** Clock in milliseconds for key expiry; share the one given to `createStepUp` in tests. */
@@ -64,7 +64,7 @@ export class MemoryStore implements ChallengeStore {
     const record = found;
     if (record.digest.split(' ').some((stored) => stored !== '' && digests.includes(stored))) {
       this.#challenges.delete(id);
-      return { status: 'ok', record: { ...record } };
+      return { status: 'ok', record: verifiedPart(record) };
     }
     record.attempts += 1;
     return this.#afterFailure(record);
@@ -84,7 +84,7 @@ export class MemoryStore implements ChallengeStore {
     if (approved) {
       if (record.locked) return { status: 'locked' };
       this.#challenges.delete(id);
-      return { status: 'ok', record: { ...record } };
+      return { status: 'ok', record: verifiedPart(record) };
     }
     return this.#afterFailure(record);
   }

@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import type { Transport } from '../channels/channel.js';
 import { stepUpError } from '../core/errors.js';
 import { describe } from '../core/duration.js';
 import {
@@ -19,6 +20,7 @@ import type {
   ResendOutcome,
   StatusOutcome,
   VerifyOutcome,
+  VerifiedChallenge,
 } from './store.js';
 
 export interface RedisStoreOptions {
@@ -163,7 +165,7 @@ export class RedisStore implements ChallengeStore {
   }
 
   async verify(id: string, owner: ChallengeOwner, digests: string[]): Promise<VerifyOutcome> {
-    return verifyOutcome(await this.#replicated(() => this.#runOwned('stepupVerify', id, owner, digests)));
+    return verifyOutcome(id, await this.#replicated(() => this.#runOwned('stepupVerify', id, owner, digests)));
   }
 
   async beginHostedCheck(id: string, owner: ChallengeOwner): Promise<HostedCheckOutcome> {
@@ -172,7 +174,7 @@ export class RedisStore implements ChallengeStore {
   }
 
   async finishHostedCheck(id: string, approved: boolean): Promise<VerifyOutcome> {
-    return verifyOutcome(await this.#replicated(() => this.#runList('stepupFinishHosted', this.#challengeKey(id), approved ? '1' : '0')));
+    return verifyOutcome(id, await this.#replicated(() => this.#runList('stepupFinishHosted', this.#challengeKey(id), approved ? '1' : '0')));
   }
 
   async reserveResend(id: string, owner: ChallengeOwner, input: ResendInput): Promise<ResendOutcome> {
@@ -341,10 +343,10 @@ function counterState(reply: string[]): CounterState {
 
 const testMark = (flag: string | undefined) => (flag === '1' ? { testNumber: true } : {});
 
-function verifyOutcome([status, ...rest]: string[]): VerifyOutcome {
+function verifyOutcome(id: string, [status, ...rest]: string[]): VerifyOutcome {
   switch (status) {
     case 'ok':
-      return { status, record: parseRecord(rest) };
+      return { status, record: parseVerified(id, rest) };
     case 'invalid':
       return { status, attemptsLeft: Number(rest[0]), ...testMark(rest[1]) };
     case 'locked_now':
@@ -357,6 +359,12 @@ function verifyOutcome([status, ...rest]: string[]): VerifyOutcome {
 function closed(status: string | undefined): ClosedChallenge {
   if (status === 'not_found' || status === 'expired' || status === 'locked') return { status };
   throw stepUpError('store_unavailable', { retryAfter: 1 });
+}
+
+/** The VERIFIED reply of the scripts, in its order. */
+function parseVerified(id: string, [subject, purpose, txn, channel, transport, to, otherFactors, testNumber]: string[]): VerifiedChallenge {
+  if (subject === undefined || testNumber === undefined) throw stepUpError('store_unavailable', { retryAfter: 1 });
+  return { id, subject, purpose: purpose!, txn: txn!, channel: channel!, transport: transport as Transport, to: to!, otherFactors: otherFactors!, testNumber: testNumber === '1' };
 }
 
 function parseRecord(flat: string[]): ChallengeRecord {

@@ -66,8 +66,17 @@ export function systemOwner(now: number): ChallengeOwner {
 
 export type ClosedChallenge = { status: 'not_found' } | { status: 'expired' } | { status: 'locked' };
 
+/** What a consumed challenge still has to say: the token's claims and the events need no more (nor a store to send more). */
+export type VerifiedChallenge = Pick<ChallengeRecord, 'id' | 'subject' | 'purpose' | 'txn' | 'channel' | 'transport' | 'to' | 'otherFactors' | 'testNumber'>;
+
+/** The {@link VerifiedChallenge} of a full record. */
+export function verifiedPart(record: ChallengeRecord): VerifiedChallenge {
+  const { id, subject, purpose, txn, channel, transport, to, otherFactors, testNumber } = record;
+  return { id, subject, purpose, txn, channel, transport, to, otherFactors, testNumber };
+}
+
 export type VerifyOutcome =
-  | { status: 'ok'; record: ChallengeRecord }
+  | { status: 'ok'; record: VerifiedChallenge }
   /** `testNumber`: the challenge is for a configured test number (its events say so). */
   | { status: 'invalid'; attemptsLeft: number; testNumber?: boolean }
   /** This failure used the last attempt; the challenge is locked. */
