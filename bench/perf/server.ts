@@ -23,10 +23,10 @@ import Koa, { type Context } from 'koa';
 import koaPassport from 'koa-passport';
 import passport from 'passport';
 import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
-import { createStepUp, OutboxChannel, RedisStore, type StepUp } from '../../src/index.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { StepUp } from '../../src/index.js';
 import type { Channel, OutgoingMessage } from '../../src/channels/channel.js';
-import { requireStepUp as expressGuard, stepUpRouter as expressRouter } from '../../src/express/index.js';
-import { requireStepUp as koaGuard, stepUpRouter as koaRouter } from '../../src/koa/index.js';
 import {
   AUDIENCE, FLOOR_DIGEST_SECRET, ISSUER, PEPPER, TOKEN_SECRET, ipOf, numberOfUser, phoneOf, userOf,
   type Framework, type FromServer, type Ports, type PreparedRequest, type Role, type ToServer,
@@ -34,7 +34,14 @@ import {
 
 const framework = process.argv[2] as Framework;
 const redisUrl = process.argv[3]!;
-if (framework !== 'express' && framework !== 'koa') throw new Error('usage: server.ts express|koa <redis url>');
+const buildDir = process.argv[4]!;
+if ((framework !== 'express' && framework !== 'koa') || !buildDir) throw new Error('usage: server.ts express|koa <redis url> <build dir>');
+
+// The package as users run it: the driver's tsup build of src (types from src, code from the build).
+const load = <T>(entry: string) => import(pathToFileURL(join(buildDir, entry, 'index.js')).href) as Promise<T>;
+const { createStepUp, OutboxChannel, RedisStore } = await load<typeof import('../../src/index.js')>('.');
+const { requireStepUp: expressGuard, stepUpRouter: expressRouter } = await load<typeof import('../../src/express/index.js')>('express');
+const { requireStepUp: koaGuard, stepUpRouter: koaRouter } = await load<typeof import('../../src/koa/index.js')>('koa');
 
 const send = (message: FromServer) => process.send!(message);
 
