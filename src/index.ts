@@ -49,6 +49,7 @@ export type {
   ChallengeStore,
   ClosedChallenge,
   ResendOutcome,
+  VerifiedChallenge,
   VerifyOutcome,
 } from './stores/store.js';
 export {
