@@ -516,9 +516,9 @@ function table(): string {
 /**
  * The servers load the package as users run it: built by tsup with the package's own config
  * (ESM only, no declarations), not src through tsx, whose esbuild transform adds a `__name`
- * call to every function it creates (about 2 us per guarded request in a profile).
+ * call to every function it creates (about 2 us per guarded request in a profile). The build
+ * goes inside the project, so that it resolves the project's node_modules.
  */
-// Inside the project, so that the build resolves the project's node_modules.
 const cacheDir = join(here, '..', 'node_modules', '.cache');
 mkdirSync(cacheDir, { recursive: true });
 const buildDir = mkdtempSync(join(cacheDir, 'stepup-bench-build-'));
