@@ -322,8 +322,9 @@ describe('R-B13 nothing is read from a token before verification', () => {
     for (const file of files) {
       const text = readFileSync(file, 'utf8');
       if (/\b(jwt|jsonwebtoken)\s*\.\s*decode\b/.test(text)) offenders.push(`${file}: jwt.decode`);
-      // Any other `.decode(` but a TextDecoder's (UTF-8 bytes, not tokens; body.ts keeps one as UTF8) is suspect.
-      if (/\.decode\s*\(/.test(text.replace(/(new TextDecoder\([^)]*\)|\bUTF8)\.decode\s*\(/g, ''))) offenders.push(`${file}: .decode(`);
+      // Any other `.decode(` but a TextDecoder's (UTF-8 bytes, not tokens) is suspect; body.ts keeps one as `const UTF8 = new TextDecoder(...)`.
+      const decoderName = /\bconst UTF8 = new TextDecoder\(/.test(text) ? '|\\bUTF8' : '';
+      if (/\.decode\s*\(/.test(text.replace(new RegExp(`(new TextDecoder\\([^)]*\\)${decoderName})\\.decode\\s*\\(`, 'g'), ''))) offenders.push(`${file}: .decode(`);
       if (/import\s*\{[^}]*\bdecode\b[^}]*\}\s*from\s*['"]jsonwebtoken['"]/.test(text)) offenders.push(`${file}: import { decode }`);
       if (/\bjwt\[\s*['"]decode['"]\s*\]/.test(text)) offenders.push(`${file}: jwt['decode']`);
     }
