@@ -426,7 +426,9 @@ async function memory(server: ServerProcess, client: Redis): Promise<void> {
     for (const key of keys) pipeline.memory('USAGE', key, 'SAMPLES', 0);
     const sizes = (await pipeline.exec())!.map(([, size]) => Number(size));
     keys.forEach((key, i) => {
-      const kind = key.startsWith('stepup:ch:') ? 'challenge hash' : key.startsWith('stepup:lim:') ? `limit ${key.slice(12).split(':')[0]}` : key.startsWith('stepup:fact:') ? 'message fact' : 'other';
+      const kind = /^stepup:\{[^}]*\}ch:/.test(key) ? 'challenge hash'
+        : /^stepup:\{[^}]*\}lim:failures:/.test(key) ? 'user failure record'
+          : key.startsWith('stepup:lim:') ? `limit ${key.slice(12).split(':')[0]}` : key.startsWith('stepup:fact:') ? 'message fact' : 'other';
       const entry = byKind.get(kind) ?? { keys: 0, bytes: 0 };
       entry.keys++;
       entry.bytes += sizes[i]!;
@@ -450,16 +452,17 @@ async function scale(server: ServerProcess, name: Framework, client: Redis): Pro
     // The template: a real pending challenge's hash, copied under fresh ids.
     const [item] = (await server.ask<'prepared'>({ type: 'prepare', role: 'ours', count: 1, first: nextUser++ })).items;
     const id = /challenges\/([^/]+)\/verify/.exec(item!.path)![1]!;
-    const template = await client.hgetall(`stepup:ch:{${id}}`);
+    const template = await client.hgetall(`stepup:{${id.slice(0, 4)}}ch:${id}`);
     const load = async (redis: Redis, count: number) => {
       const started = performance.now();
       for (let done = 0; done < count; ) {
         const pipeline = redis.pipeline();
         const batch = Math.min(5_000, count - done);
         for (let i = 0; i < batch; i++) {
-          const fresh = randomId();
-          pipeline.hset(`stepup:ch:{${fresh}}`, { ...template, id: fresh });
-          pipeline.pexpire(`stepup:ch:{${fresh}}`, 3_600_000);
+          // A fresh id under a random tag: fillers of many users, spread as real ones would be.
+          const fresh = randomId().slice(0, 4) + randomId();
+          pipeline.hset(`stepup:{${fresh.slice(0, 4)}}ch:${fresh}`, { ...template, id: fresh });
+          pipeline.pexpire(`stepup:{${fresh.slice(0, 4)}}ch:${fresh}`, 3_600_000);
         }
         await pipeline.exec();
         done += batch;

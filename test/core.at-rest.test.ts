@@ -16,7 +16,7 @@ afterAll(async () => {
   await redis.close();
 });
 
-/** Every key under the prefix with its value(s), as one text. */
+/** Every key under the prefix with its value(s), as one text; `hashes` are the challenges. */
 async function dump(fixture: RedisFixture): Promise<{ keys: string[]; text: string; hashes: Record<string, string>[] }> {
   const keys = await fixture.keys();
   const parts: string[] = [];
@@ -26,7 +26,7 @@ async function dump(fixture: RedisFixture): Promise<{ keys: string[]; text: stri
     const type = await fixture.client.type(key);
     if (type === 'hash') {
       const hash = await fixture.client.hgetall(key);
-      hashes.push(hash);
+      if (key.includes('}ch:')) hashes.push(hash);
       parts.push(...Object.entries(hash).flat());
     } else if (type === 'string') {
       parts.push((await fixture.client.get(key)) ?? '');
@@ -59,10 +59,12 @@ describe('R-C6 at rest', () => {
       codes.push(reset.code);
 
       const { keys, text, hashes } = await dump(fixture);
-      // Two live challenges and one jti mark, plus one message-id index per message sent (for webhooks).
-      expect(keys.filter((key) => key.includes(':ch:{') || key.includes(':jti:{')).length).toBe(3);
+      // Two live challenges and one jti mark, plus one message-id index per message sent (for webhooks)
+      // and the subject's failure record (a count and a window end, beside its challenges).
+      expect(keys.filter((key) => key.includes('}ch:') || key.includes(':jti:{')).length).toBe(3);
       expect(keys.filter((key) => key.includes(':fact:{msg:')).length).toBe(4);
-      expect(keys.length).toBe(7);
+      expect(keys.filter((key) => key.includes('}lim:failures:')).length).toBe(1);
+      expect(keys.length).toBe(8);
       for (const code of codes) expect(hasDigitRun(text, code), `code ${code} found at rest`).toBe(false);
       for (const form of [...secretForms(PEPPER), ...secretForms(SECRET)]) expect(text).not.toContain(form);
       for (const phone of [PHONE, PHONE_NATIONAL, PHONE.slice(1)]) expect(text).not.toContain(phone);
@@ -95,22 +97,22 @@ describe('R-C6 at rest', () => {
       await expect(after.stepup.checkToken(result.token, { purpose: 'login', binding: 'sid' })).resolves.toBeDefined();
 
       const fresh = await startChallenge(after, { binding: 'sid' });
-      const freshHash = await fixture.client.hgetall(`${fixture.prefix}ch:{${fresh.challengeId}}`);
+      const freshHash = await fixture.client.hgetall(`${fixture.prefix}{${fresh.challengeId.slice(0, 4)}}ch:${fresh.challengeId}`);
       expect(freshHash.dig).toMatch(/^p2:[A-Za-z0-9_-]{43}$/);
       expect(freshHash.phn).toMatch(/^p2\./);
 
       // A resend of a p1 challenge opens its sealed number with p1 and digests the new code under p2.
       after.clock.advance(30_000);
       await after.stepup.resend(resendable.challengeId, { subject: SUBJECT, binding: 'sid' });
-      const rotated = await fixture.client.hgetall(`${fixture.prefix}ch:{${resendable.challengeId}}`);
+      const rotated = await fixture.client.hgetall(`${fixture.prefix}{${resendable.challengeId.slice(0, 4)}}ch:${resendable.challengeId}`);
       expect(rotated.dig).toMatch(/^p2:/);
       expect(after.outbox.latest()?.to).toBe(PHONE);
       await expect(after.stepup.verify(resendable.challengeId, latestCode(after, resendable.challengeId), { subject: SUBJECT, binding: 'sid' })).resolves.toBeDefined();
 
-      // Once p1 is retired, a p1 challenge no longer opens.
+      // Once p1 is retired, a p1 challenge no longer opens: its id carries the subject's slot tag under p1, which no live pepper makes.
       const orphan = await startChallenge(before);
       const retired = makeStepUp({ store: fixture.store, pepper: [p2], clock: before.clock });
-      expect((await rejection(retired.stepup.verify(orphan.challengeId, orphan.code, { subject: SUBJECT }))).code).toBe('invalid_code');
+      expect((await rejection(retired.stepup.verify(orphan.challengeId, orphan.code, { subject: SUBJECT }))).code).toBe('challenge_not_found');
     } finally {
       await fixture.close();
     }
@@ -120,7 +122,8 @@ describe('R-C6 at rest', () => {
     const a = makeStepUp({ store: redis.store, pepper: [{ id: 'same', secret: PEPPER }] });
     const b = makeStepUp({ store: redis.store, pepper: [{ id: 'same', secret: `${PEPPER}-different` }], clock: a.clock });
     const { challengeId, code } = await startChallenge(a);
-    expect((await rejection(b.stepup.verify(challengeId, code, { subject: SUBJECT }))).code).toBe('invalid_code');
+    // b cannot even find it: the id's slot tag is the subject's under a's pepper.
+    expect((await rejection(b.stepup.verify(challengeId, code, { subject: SUBJECT }))).code).toBe('challenge_not_found');
   });
 });
 
@@ -182,7 +185,7 @@ describe('R-C9 / R-K audit events and errors carry no secrets', () => {
     codes.push(latestCode(harness, login.challengeId));
     for (let i = 0; i < 6; i++) await fail(harness.stepup.verify(login.challengeId, `wrong${i}`, { subject: SUBJECT }));
     // An unknown challenge and a malformed id.
-    await fail(harness.stepup.verify('A'.repeat(22), '123456', { subject: SUBJECT }));
+    await fail(harness.stepup.verify(`${login.challengeId.slice(0, 4)}${'A'.repeat(22)}`, '123456', { subject: SUBJECT }));
     await fail(harness.stepup.verify('bad-id', '123456', { subject: SUBJECT }));
 
     const types = new Set(harness.events.map((event) => event.type));

@@ -165,7 +165,7 @@ describe.each(['redis', 'memory'] as const)('hosted verify (Message Central) on 
     const code = providerCode();
 
     if (redis) {
-      const fields = await redis.client.hgetall(`${prefix}ch:{${view.challengeId}}`);
+      const fields = await redis.client.hgetall(`${prefix}{${view.challengeId.slice(0, 4)}}ch:${view.challengeId}`);
       // Our own code was generated before the send and dropped when the provider took over.
       expect(fields.dig).toBe('');
       expect(fields.mid).toBe(mc.lastVerificationId(PHONE));
@@ -274,7 +274,7 @@ describe.each(['redis', 'memory'] as const)('hosted verify (Message Central) on 
     expect(error.details.retryAfter).toBeLessThanOrEqual(60);
     expect(harness.events.map((event) => event.type)).toEqual(['delivery.failed']);
     if (redis) {
-      expect((await redis.keys()).filter((key) => key.startsWith(`${prefix}ch:{`))).toEqual([]);
+      expect((await redis.keys()).filter((key) => key.startsWith(prefix) && key.includes('}ch:'))).toEqual([]);
     }
   });
 

@@ -188,6 +188,30 @@ describe.each(['memory', 'redis'] as const)('limits on the %s store', (kind) => 
     await expect(h.stepup.verify(later.challengeId, code(later.challengeId), { subject })).resolves.toMatchObject({ claims: { sub: subject } });
   });
 
+  it('R-D2 R-J2 the count is of consecutive wrong codes: a resend does not clear it, a right code does; at the limit even concurrent guesses cannot pass it', async () => {
+    const h = setup({ failures: { max: 3, window: '1h' } }, { sends: { cooldown: '1s' } });
+    const subject = fresh('consecutive');
+    const code = (id: string) => h.outbox.messages().filter((message) => message.challengeId === id).at(-1)!.code;
+    const wrong = (id: string) => (code(id) === '000000' ? '111111' : '000000');
+    const first = await start(h, { subject, phone: freshPhone() });
+    for (let i = 0; i < 2; i++) expect((await rejection(h.stepup.verify(first.challengeId, wrong(first.challengeId), { subject }))).code).toBe('invalid_code');
+    // A resend brings a new code, not a clean slate.
+    h.clock.advance(1_000);
+    await h.stepup.resend(first.challengeId, { subject });
+    const second = await start(h, { subject, phone: freshPhone() });
+    // A right code clears the count: two more wrong ones are not yet the limit.
+    await expect(h.stepup.verify(first.challengeId, code(first.challengeId), { subject })).resolves.toMatchObject({ claims: { sub: subject } });
+    const third = await start(h, { subject, phone: freshPhone() });
+    for (let i = 0; i < 2; i++) expect((await rejection(h.stepup.verify(second.challengeId, wrong(second.challengeId), { subject }))).code).toBe('invalid_code');
+    // Concurrent wrong guesses on two challenges: the limit is exact, each guess counted once.
+    const guesses = await Promise.all([second, third, third].map(({ challengeId }) => rejection(h.stepup.verify(challengeId, wrong(challengeId), { subject }))));
+    expect(guesses.map((error) => error.code).sort()).toEqual(['invalid_code', 'too_many_attempts', 'too_many_attempts']);
+    const refused = await rejection(h.stepup.verify(third.challengeId, code(third.challengeId), { subject }));
+    expect(refused.code).toBe('too_many_attempts');
+    // The window began at the first wrong code after the clear.
+    expect(refused.retryAfter).toBe(3600);
+  });
+
   it('R-I3 the resend wait grows: 30 s, 60 s, 120 s by default', async () => {
     const h = setup({}, { sends: { cooldown: ['30s', '60s', '120s'], maxPerChallenge: 5 } });
     const subject = fresh('user');
@@ -322,7 +346,8 @@ describe('limit counters in Redis', () => {
       expect(keys.length).toBe(6);
       for (const key of keys) {
         expect(await fixture.client.pttl(key)).toBeGreaterThan(0);
-        const value = await fixture.client.get(key);
+        // The subject's failures are a hash (count, window end) beside its challenges; the rest are strings.
+        const value = key.includes('}lim:failures:') ? JSON.stringify(await fixture.client.hgetall(key)) : await fixture.client.get(key);
         for (const secret of ['user-42', '192.0.2.1', PHONE.slice(1), PHONE.slice(3)]) {
           expect(key).not.toContain(secret);
           expect(value).not.toContain(secret);

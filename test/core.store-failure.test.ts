@@ -74,7 +74,9 @@ describe('R-J7 fail closed with Redis stopped', () => {
     clients.push(client);
     const harness = makeStepUp({ store: new RedisStore({ client, prefix: 'failure:' }) });
     expectUnavailable(await timed(harness.stepup.start({ subject: SUBJECT, phone: PHONE, purpose: 'payment', transaction: PAYMENT })));
-    expectUnavailable(await timed(harness.stepup.verify('A'.repeat(22), '123456', { subject: SUBJECT })));
+    // An id of this subject's (same pepper): only the store can tell whether it exists.
+    const { challengeId } = await startChallenge(makeStepUp());
+    expectUnavailable(await timed(harness.stepup.verify(challengeId, '123456', { subject: SUBJECT })));
     expect(harness.outbox.messages()).toHaveLength(0);
   });
 

@@ -5,7 +5,7 @@ import { createHmac, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, OutboxChannel, type Channel, type ChallengeStore } from '../src/index.js';
-import { isRandomId } from '../src/core/codes.js';
+import { isChallengeId } from '../src/core/codes.js';
 import { newTokenId } from '../src/core/tokens.js';
 import {
   AUDIENCE, decodePart, expectRefused, ISSUER, issueToken, makeStepUp, PAYMENT, PEPPER, PHONE, PHONE_NATIONAL, rejection, SECRET, startChallenge, SUBJECT,
@@ -199,15 +199,22 @@ describe('independent verification with jose', () => {
 });
 
 describe('R-K randomness and key separation', () => {
-  it('R-K1 challenge ids are 22 base64url characters (128 random bits) and unique', async () => {
+  it('R-K1 challenge ids are a 4-character slot tag of the subject, then 22 base64url characters (128 random bits), unique', async () => {
     const harness = makeStepUp();
     const ids = new Set<string>();
     for (let i = 0; i < 20; i++) ids.add((await startChallenge(harness)).challengeId);
     expect(ids.size).toBe(20);
     for (const id of ids) {
-      expect(id).toMatch(BASE64URL_128);
-      expect(isRandomId(id)).toBe(true);
+      expect(id.slice(4)).toMatch(BASE64URL_128);
+      expect(isChallengeId(id)).toBe(true);
     }
+    // The random part differs in every id; the tag is the subject's, never the subject itself.
+    expect(new Set([...ids].map((id) => id.slice(4))).size).toBe(20);
+    expect(new Set([...ids].map((id) => id.slice(0, 4))).size).toBe(1);
+    const other = (await startChallenge(harness, { subject: 'someone-else' })).challengeId;
+    expect(other.slice(0, 4)).not.toBe([...ids][0]!.slice(0, 4));
+    expect(SUBJECT).not.toContain([...ids][0]!.slice(0, 4));
+    expect(isChallengeId([...ids][0]!.slice(4))).toBe(false);
   });
 
   it('R-K4 sbh is not an HMAC of the binding under the raw pepper nor under the token secret (keys are derived separately)', async () => {
@@ -239,6 +246,7 @@ describe('R-K randomness and key separation', () => {
       discardCode: (...args) => inner.discardCode(...args),
       countHits: (...args) => inner.countHits(...args),
       readHits: (...args) => inner.readHits(...args),
+      readFailures: (...args) => inner.readFailures(...args),
       applyStatus: (...args) => inner.applyStatus(...args),
       delete: (id) => inner.delete(id),
       consumeOnce: (...args) => inner.consumeOnce(...args),

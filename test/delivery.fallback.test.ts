@@ -640,7 +640,7 @@ describe.each(['redis', 'memory'] as const)('on the %s store', (kind) => {
     expect(ofType(a.events, 'challenge.started')).toEqual([]);
     expect(twilio.messages).toHaveLength(0);
     expect(seen.logs.filter((log) => log.method === 'error')).toEqual([]);
-    if (world.redis) expect((await world.redis.keys()).filter((key) => key.includes('ch:{'))).toEqual([]);
+    if (world.redis) expect((await world.redis.keys()).filter((key) => key.includes('}ch:'))).toEqual([]);
   });
 
   test('R-C9 a wrong access token (Graph 190) is channel_misconfigured, logged once without the token, and SMS still goes', async () => {

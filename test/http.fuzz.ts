@@ -146,7 +146,7 @@ const PATH_PIECES = ['..', '.', '%2e%2e', '%2E', '%2f', '%2F', '%5c', '%00', '%'
 const rawId: fc.Arbitrary<{ segment: string; owned: boolean }> = fc.oneof(
   { weight: 3, arbitrary: fc.string({ unit: 'binary', maxLength: 80 }).filter((s) => s !== '').map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, '\ufffd'))) },
   { weight: 3, arbitrary: fc.array(fc.constantFrom(...PATH_PIECES), { minLength: 1, maxLength: 6 }).map((pieces) => pieces.join('')) },
-  { weight: 2, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{21,23}$/) },
+  { weight: 2, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{25,27}$/) },
   { weight: 1, arbitrary: fc.integer({ min: 1_000, max: 6_000 }).map((n) => 'A'.repeat(n)) },
   { weight: 1, arbitrary: fc.constantFrom('%ZZ', '..%2f..%2fadmin', '%252e%252e', '%u002e', '%ff%fe', '%F0%9F%98', '%ED%A0%80', '%C0%AF') },
 ).map((segment) => ({ segment, owned: true as boolean })).chain((id) =>

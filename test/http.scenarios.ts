@@ -86,7 +86,7 @@ function defineChallengeScenarios(ctx: Context): void {
       expect(res.headers['cache-control']).toBe('no-store');
       expect(Object.keys(res.body).sort()).toEqual(VIEW_KEYS);
       expect(res.body).toMatchObject({ purpose: 'login', channel: 'whatsapp', sendsLeft: 2, attemptsLeft: 5 });
-      expect(res.body.challengeId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      expect(res.body.challengeId).toMatch(/^[A-Za-z0-9_-]{26}$/);
       expect(res.body.to).toMatch(/^\+34 •+78$/);
       expect(res.body.expiresAt).toBe(new Date(h.clock.now() + 300_000).toISOString());
       expect(res.body.resendAfter).toBe(new Date(h.clock.now() + 30_000).toISOString());

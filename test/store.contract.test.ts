@@ -141,6 +141,67 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
       });
     });
 
+    describe('the subject\'s failures (R-D2, R-J2): checked, counted and cleared by the verify step itself', () => {
+      const limit = (max = 3) => ({ key: `failures:${randomBytes(8).toString('hex')}`, max, windowMs: 60_000, now: T0 + 1_000 });
+
+      it('wrong digests count on the subject\'s counter across its challenges; at max even the right digest is locked_out, before any compare or count', async () => {
+        const failures = limit(3);
+        const first = await created();
+        const second = await created({ id: first.id.slice(0, 4) + randomBytes(16).toString('base64url') });
+        expect(await store.verify(first.id, owner(first), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(second.id, owner(second), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.readFailures(first.id.slice(0, 4), failures)).toMatchObject({ count: 2 });
+        expect(await store.verify(first.id, owner(first), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 1 });
+        const refused = await store.verify(second.id, owner(second), ['p1:right'], failures);
+        expect(refused).toMatchObject({ status: 'locked_out' });
+        expect((refused as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
+        expect((refused as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(60_000);
+        // Nothing moved: the counter stays at max and the challenge kept its attempts and its code.
+        expect(await store.readFailures(first.id.slice(0, 4), failures)).toMatchObject({ count: 3 });
+        expect(await store.verify(second.id, owner(second), ['p1:right'])).toMatchObject({ status: 'ok' });
+      });
+
+      it('a right digest clears the count; a challenge\'s own attempts stay as they were', async () => {
+        const failures = limit(3);
+        const first = await created();
+        expect(await store.verify(first.id, owner(first), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(first.id, owner(first), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 1 });
+        expect(await store.verify(first.id, owner(first), ['p1:right'], failures)).toMatchObject({ status: 'ok' });
+        expect(await store.readFailures(first.id.slice(0, 4), failures)).toEqual({ count: 0, resetInMs: 0 });
+      });
+
+      it('a refused owner or a missing challenge counts nothing; a lock counts its failure', async () => {
+        const failures = limit(5);
+        const record = await created({ maxAttempts: 1 });
+        expect(await store.verify(record.id, owner(record, { subject: 'someone-else' }), ['p1:wrong'], failures)).toEqual({ status: 'not_found' });
+        expect(await store.verify(record.id.slice(0, 4) + randomBytes(16).toString('base64url'), owner(record), ['p1:wrong'], failures)).toEqual({ status: 'not_found' });
+        expect(await store.readFailures(record.id.slice(0, 4), failures)).toEqual({ count: 0, resetInMs: 0 });
+        expect(await store.verify(record.id, owner(record), ['p1:wrong'], failures)).toEqual({ status: 'locked_now' });
+        expect(await store.readFailures(record.id.slice(0, 4), failures)).toMatchObject({ count: 1 });
+      });
+
+      it('hosted checks: begin refuses a subject at max before reserving an attempt; finish counts a refusal and clears on approval', async () => {
+        const failures = limit(2);
+        const record = await created({ hostedIds: 'mc=V1', digest: '' });
+        expect(await store.beginHostedCheck(record.id, owner(record), failures)).toMatchObject({ status: 'check' });
+        expect(await store.finishHostedCheck(record.id, false, failures)).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.readFailures(record.id.slice(0, 4), failures)).toMatchObject({ count: 1 });
+        expect(await store.beginHostedCheck(record.id, owner(record), failures)).toMatchObject({ status: 'check' });
+        expect(await store.finishHostedCheck(record.id, true, failures)).toMatchObject({ status: 'ok' });
+        expect(await store.readFailures(record.id.slice(0, 4), failures)).toEqual({ count: 0, resetInMs: 0 });
+
+        const other = await created({ hostedIds: 'mc=V2', digest: '' });
+        for (let i = 0; i < 2; i++) {
+          expect(await store.beginHostedCheck(other.id, owner(other), failures)).toMatchObject({ status: 'check' });
+          expect(await store.finishHostedCheck(other.id, false, failures)).toMatchObject({ status: 'invalid' });
+        }
+        expect(await store.beginHostedCheck(other.id, owner(other), failures)).toMatchObject({ status: 'locked_out' });
+        // The refused begin reserved nothing: the challenge still has the attempt it had.
+        expect(await store.verify(other.id, owner(other), ['p1:wrong'])).toEqual({ status: 'locked_now' });
+      });
+
+    });
+
     describe('expiry', () => {
       it('at owner.now >= expiresAt verify is expired, even with the right digest, and the digest is cleared', async () => {
         const record = await created();
@@ -707,15 +768,31 @@ describe('RedisStore', () => {
       }
     });
 
-    it('names the challenge key <prefix>ch:{<id>} and the one-time mark <prefix>jti:{<key>}: one hash tag each, fixing the Cluster slot', async () => {
+    it('names the challenge key <prefix>{<tag>}ch:<id> (the tag: the id\'s first 4 characters, its subject\'s) and the one-time mark <prefix>jti:{<key>}: one hash tag each, fixing the Cluster slot', async () => {
       const { client, prefix } = fixture;
       const store = new RedisStore({ client, prefix: `${prefix}names:` });
       const record = challengeRecord();
       await store.create(record, 60_000);
       await store.consumeOnce('the-jti', 60_000);
       const keys = (await scan(client, `${prefix}names:*`)).sort();
-      expect(keys).toEqual([`${prefix}names:ch:{${record.id}}`, `${prefix}names:jti:{the-jti}`]);
+      expect(keys).toEqual([`${prefix}names:{${record.id.slice(0, 4)}}ch:${record.id}`, `${prefix}names:jti:{the-jti}`].sort());
       for (const key of keys) expect(key.match(/[{}]/g)).toEqual(['{', '}']);
+    });
+
+    it('create keeps the subject\'s failure record in the challenge\'s slot at least as long as the challenge, so that verify\'s two keys exist together (a migrating Cluster slot serves a two-key script only then)', async () => {
+      const { client, prefix } = fixture;
+      const store = new RedisStore({ client, prefix: `${prefix}keep:` });
+      const failures = { key: 'failures:subject-hash', max: 0, windowMs: 0, now: T0 };
+      const long = challengeRecord();
+      await store.create(long, 90_000, failures);
+      const failuresKey = `${prefix}keep:{${long.id.slice(0, 4)}}lim:failures:subject-hash`;
+      expect(await client.hgetall(failuresKey)).toEqual({ n: '0' });
+      expect(await client.pttl(failuresKey)).toBeGreaterThan(89_000);
+      // A shorter challenge does not shorten it; a right code (max 0: nothing counted) does not remove it.
+      await store.create(challengeRecord({ id: long.id.slice(0, 4) + randomBytes(16).toString('base64url') }), 10_000, failures);
+      expect(await client.pttl(failuresKey)).toBeGreaterThan(89_000);
+      expect(await store.verify(long.id, owner(long), ['p1:right'], failures)).toMatchObject({ status: 'ok' });
+      expect(await client.exists(failuresKey)).toBe(1);
     });
 
     it('recordDelivery on a deleted or consumed challenge leaves no key behind (no key without a TTL)', async () => {
@@ -742,9 +819,9 @@ describe('RedisStore', () => {
       await store.create(expired, 60_000);
       expect(await store.verify(locked.id, owner(locked), ['p1:wrong'])).toEqual({ status: 'locked_now' });
       expect(await store.verify(expired.id, owner(expired, { now: expired.expiresAt }), ['p1:wrong'])).toEqual({ status: 'expired' });
-      expect(await client.hget(`${prefix}wipe:ch:{${locked.id}}`, 'dig')).toBe('');
-      expect(await client.hget(`${prefix}wipe:ch:{${locked.id}}`, 'lck')).toBe('1');
-      expect(await client.hget(`${prefix}wipe:ch:{${expired.id}}`, 'dig')).toBe('');
+      expect(await client.hget(`${prefix}wipe:{${locked.id.slice(0, 4)}}ch:${locked.id}`, 'dig')).toBe('');
+      expect(await client.hget(`${prefix}wipe:{${locked.id.slice(0, 4)}}ch:${locked.id}`, 'lck')).toBe('1');
+      expect(await client.hget(`${prefix}wipe:{${expired.id.slice(0, 4)}}ch:${expired.id}`, 'dig')).toBe('');
     });
 
     it('R-J11: facts and the due-fallback set carry a PTTL > 0 and within their bound', async () => {
@@ -881,7 +958,7 @@ describe('RedisStore', () => {
         await expect(store.verify(record.id, owner(record), ['p1:wrong'])).rejects.toMatchObject({ code: 'store_unavailable' });
         // Whatever the client does after reconnecting, Redis ran the script once: two attempts in all.
         await new Promise((resolve) => setTimeout(resolve, 300));
-        expect(await fixture.client.hget(`${fixture.prefix}rj8:ch:{${record.id}}`, 'att')).toBe('2');
+        expect(await fixture.client.hget(`${fixture.prefix}rj8:{${record.id.slice(0, 4)}}ch:${record.id}`, 'att')).toBe('2');
       } finally {
         proxied.disconnect();
         for (const socket of sockets) socket.destroy();
@@ -932,14 +1009,15 @@ describe('RedisStore on a 3-primary Redis Cluster', () => {
   describeStoreContract('RedisStore on Redis Cluster', () => store);
 
   describe('Cluster specifics', () => {
-    it('R-J1: every script reads and writes KEYS[1] only, never a key name built in Lua', () => {
+    it('R-J1: every script reads and writes only keys from KEYS, never a key name built in Lua; only the verify steps take a second key (the subject\'s failures)', () => {
       const all = Object.entries(scripts).filter(([name]) => name.endsWith('_SCRIPT'));
       expect(all.length).toBeGreaterThanOrEqual(12);
+      const twoKeys = ['VERIFY_SCRIPT', 'BEGIN_HOSTED_SCRIPT', 'FINISH_HOSTED_SCRIPT'];
       for (const [name, lua] of all) {
         const calls = [...lua.matchAll(/redis\.call\('(\w+)'(?:,\s*([^,)]+))?/g)];
         expect(calls.length, name).toBeGreaterThan(0);
-        for (const [call, , key] of calls) expect(key, `${name}: ${call}`).toBe('KEYS[1]');
-        expect(lua, name).not.toMatch(/KEYS\[[^1]|\.\.\s*KEYS|KEYS\[1\]\s*\.\./);
+        for (const [call, , key] of calls) expect(twoKeys.includes(name) ? ['KEYS[1]', 'KEYS[2]'] : ['KEYS[1]'], `${name}: ${call}`).toContain(key);
+        expect(lua, name).not.toMatch(twoKeys.includes(name) ? /KEYS\[[^12]|\.\.\s*KEYS|KEYS\[\d\]\s*\.\./ : /KEYS\[[^1]|\.\.\s*KEYS|KEYS\[1\]\s*\.\./);
       }
     });
 
@@ -951,7 +1029,8 @@ describe('RedisStore on a 3-primary Redis Cluster', () => {
         const who = owner(record);
         switch (index % 6) {
           case 0:
-            expect(await own.verify(record.id, who, ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+            // With the subject's failure counter: a second key, in the challenge's slot.
+            expect(await own.verify(record.id, who, ['p1:wrong'], { key: `failures:${index}`, max: 5, windowMs: 60_000, now: T0 + 1_000 })).toEqual({ status: 'invalid', attemptsLeft: 2 });
             return;
           case 1:
             expect(await own.reserveResend(record.id, who, { digest: 'p1:new', cooldownMs: 1_000, keepEarlier: true })).toMatchObject({ status: 'ok' });
@@ -981,8 +1060,12 @@ describe('RedisStore on a 3-primary Redis Cluster', () => {
       expect(await own.consumeOnce('jti-b', 45_000)).toBe(true);
 
       const keys = await scanCluster(cluster, `${prefix}all:*`);
-      // 20 live challenges (4 consumed), 12 counters, 8 facts, the due set, 2 one-time marks.
-      expect(keys).toHaveLength(20 + 12 + 8 + 1 + 2);
+      // 20 live challenges (4 consumed), 4 subjects' failures, 12 counters, 8 facts, the due set, 2 one-time marks.
+      expect(keys).toHaveLength(20 + 4 + 12 + 8 + 1 + 2);
+      for (const record of records.filter((_, index) => index % 6 === 0)) {
+        const failures = keys.find((key) => key.startsWith(`${prefix}all:{${record.id.slice(0, 4)}}lim:failures:`));
+        expect(Number(await cluster.call('CLUSTER', 'KEYSLOT', failures!))).toBe(Number(await cluster.call('CLUSTER', 'KEYSLOT', `${prefix}all:{${record.id.slice(0, 4)}}ch:${record.id}`)));
+      }
       const slots = new Set<number>();
       for (const key of keys) {
         const tags = key.match(/\{([^{}]*)\}/g) ?? [];

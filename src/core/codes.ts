@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { SLOT_TAG_LENGTH } from '../stores/store.js';
 
 /**
  * A code of `length` decimal digits, uniform over 0 .. 10^length - 1.
@@ -13,10 +14,18 @@ export function randomId(): string {
   return randomBytes(16).toString('base64url');
 }
 
-const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+/**
+ * A challenge id: the slot tag of its subject (so that Redis keeps the challenge beside the
+ * subject's failure counter), then 128 random bits.
+ */
+export function challengeId(slotTag: string): string {
+  return slotTag + randomId();
+}
 
-export function isRandomId(value: unknown): value is string {
-  return typeof value === 'string' && ID_PATTERN.test(value);
+const CHALLENGE_ID = new RegExp(`^[A-Za-z0-9_-]{${SLOT_TAG_LENGTH + 22}}$`);
+
+export function isChallengeId(value: unknown): value is string {
+  return typeof value === 'string' && CHALLENGE_ID.test(value);
 }
 
 /** A pepper reduced to the key material each use needs, so no key serves two purposes. */

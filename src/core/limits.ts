@@ -4,7 +4,8 @@ import { stepUpError } from './errors.js';
 import { callingCodeOfMasked } from './phone.js';
 import type { StepUpConfig } from './options.js';
 import type { Duration } from './types.js';
-import type { CounterState } from '../stores/store.js';
+import { slotTagOf, type CounterState, type FailureLimit } from '../stores/store.js';
+import type { PepperKeys } from './codes.js';
 
 /** At most `max` events per `window`, counted in fixed windows that start at the first event. */
 export interface LimitRule {
@@ -213,26 +214,38 @@ export function countConversion(config: StepUpConfig, masked: string): void {
   config.store.countHits([{ key: counterKey(config, 'verifiedIn', country), windowMs: rule.windowMs }]).catch(() => {});
 }
 
-/** The subject's failure counter, read (not counted) before a verify or a start. */
-export async function readFailures(config: StepUpConfig, subject: string): Promise<CounterState | undefined> {
-  const limit = config.limits.failures;
-  if (!limit || subject === '') return undefined;
-  const [state] = await config.store.readHits([counterKey(config, 'failures', subject)]);
-  return state;
+/**
+ * A keyed hash of the subject under one pepper. Its first characters are the slot tag of the
+ * subject's challenges (their ids start with it); the whole names its failure counter.
+ */
+export function subjectHash(keys: PepperKeys, subject: string): string {
+  return createHmac('sha256', keys.binding).update(`subject:${subject}`).digest('base64url');
 }
 
-/** Refuses with `too_many_attempts` while the subject's failures are at the limit (R-D2). */
-export function refuseIfLockedOut(config: StepUpConfig, state: CounterState | undefined, base: { challengeId?: string; purpose?: string }, context: { subject: string; ip: string | undefined }): void {
+/**
+ * The subject's limit of wrong codes across its challenges (R-D2), for the store. Without
+ * the limit, max 0: the store counts nothing but still keeps the record beside the challenges.
+ */
+export function failureLimit(config: StepUpConfig, hash: string, now: number): FailureLimit {
   const limit = config.limits.failures;
-  if (!limit || !state) return;
-  refuseIfOver(config, [{ limit, state: { ...state, count: state.count + 1 } }], base, context, 'too_many_attempts');
+  return { key: `failures:${hash}`, max: limit?.max ?? 0, windowMs: limit?.windowMs ?? 0, now };
 }
 
-/** Counts one wrong code of the subject, across its challenges. */
-export async function countFailure(config: StepUpConfig, subject: string): Promise<void> {
+/** The subject's count of wrong codes, read (not counted) before a start. */
+export async function readFailures(config: StepUpConfig, hash: string, now: number): Promise<CounterState | undefined> {
+  if (!config.limits.failures) return undefined;
+  return config.store.readFailures(slotTagOf(hash), failureLimit(config, hash, now));
+}
+
+/** Refuses a start while the subject is at its limit of wrong codes (R-D2). */
+export function refuseIfLockedOut(config: StepUpConfig, state: CounterState | undefined, base: { purpose: string }, context: { subject: string; ip: string | undefined }): void {
   const limit = config.limits.failures;
-  if (!limit || subject === '') return;
-  await config.store.countHits([{ key: counterKey(config, 'failures', subject), windowMs: limit.windowMs }]);
+  if (limit && state && state.count >= limit.max) lockedOut(config, state.resetInMs, base, context);
+}
+
+/** `too_many_attempts` for a subject past its limit of wrong codes, with the wait until the window ends. */
+export function lockedOut(config: StepUpConfig, retryAfterMs: number, base: { challengeId?: string; purpose?: string }, context: { subject: string; ip: string | undefined }): never {
+  refuse(config, 'failures', retryAfterMs, base, context, 'too_many_attempts');
 }
 
 function refuseIfOver(
@@ -240,17 +253,24 @@ function refuseIfOver(
   counted: { limit: ResolvedLimit; state: CounterState }[],
   base: { challengeId?: string; purpose?: string },
   context: { subject: string; ip: string | undefined },
-  code: 'rate_limited' | 'too_many_attempts',
+  code: 'rate_limited',
 ): void {
   const over = counted.filter(({ limit, state }) => state.count > limit.max);
   if (over.length === 0) return;
-  const retryAfterMs = Math.max(...over.map(({ state }) => state.resetInMs));
-  const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  config.emit({
-    type: 'rate.limited', ...base, subject: context.subject || undefined, ip: context.ip, reason: code,
-    limit: over.map(({ limit }) => limit.name).join(','),
-  });
-  throw stepUpError(code, { retryAfter }, code === 'too_many_attempts'
+  refuse(config, over.map(({ limit }) => limit.name).join(','), Math.max(...over.map(({ state }) => state.resetInMs)), base, context, code);
+}
+
+/** Emits `rate.limited` for the limits named and throws `code`, retryable when the tightest window ends. */
+function refuse(
+  config: StepUpConfig,
+  limit: string,
+  retryAfterMs: number,
+  base: { challengeId?: string; purpose?: string },
+  context: { subject: string; ip: string | undefined },
+  code: 'rate_limited' | 'too_many_attempts',
+): never {
+  config.emit({ type: 'rate.limited', ...base, subject: context.subject || undefined, ip: context.ip, reason: code, limit });
+  throw stepUpError(code, { retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)) }, code === 'too_many_attempts'
     ? 'Too many wrong codes for this account. Try again later.'
     : 'Too many codes were requested. Try again later.');
 }

@@ -1,4 +1,4 @@
-import { digestCode, generateCode, hashBinding, isRandomId, openSealed, randomId, safeEqual, sealText } from './codes.js';
+import { challengeId as newChallengeId, digestCode, generateCode, hashBinding, isChallengeId, openSealed, safeEqual, sealText } from './codes.js';
 import { isHostedChannel, type HostedChannel, type HostedVerdict } from '../channels/channel.js';
 import { checkToken } from './check-token.js';
 import { closedByCountry, deliverCode, sealPayment, unavailableChannels } from './delivery.js';
@@ -8,9 +8,9 @@ import { resolveOptions, type ResolvedPurpose, type StepUpConfig } from './optio
 import { normalizePhone, regionOf } from './phone.js';
 import { newTokenId, signToken } from './tokens.js';
 import { hashTransaction, normalizeTransaction, transactionMatches } from './transaction.js';
-import { countConversion, countFailure, countSend, readFailures, refuseIfLockedOut } from './limits.js';
+import { countConversion, countSend, failureLimit, lockedOut, readFailures, refuseIfLockedOut, subjectHash } from './limits.js';
 import { withTimeout } from './timeout.js';
-import { type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type VerifyOutcome } from '../stores/store.js';
+import { slotTagOf, type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type FailureLimit, type VerifyOutcome } from '../stores/store.js';
 import type {
   BeforeSendContext, ChallengeView, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, VerifyInput, VerifyResult,
 } from './types.js';
@@ -68,7 +68,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
     checkToken: (token: unknown, input: CheckTokenInput) => checkToken(config, token, input),
     purpose: (name: string) => config.purposes.get(name),
     cancel: async (challengeId: string) => {
-      if (isRandomId(challengeId)) await config.store.delete(challengeId);
+      if (isChallengeId(challengeId)) await config.store.delete(challengeId);
     },
     handleDeliveryStatus: (report: DeliveryStatusReport) => handleDeliveryStatus(config, report),
     runDueFallbacks: () => runDueFallbacks(config),
@@ -93,7 +93,8 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   const otherFactors = (input.otherFactors ?? []).map((factor) => optionalText(factor, /^[a-z]{2,8}$/, 'otherFactors')!);
 
   const now = config.clock();
-  const id = randomId();
+  const subjectKey = subjectHash(config.peppers[0]!, subject);
+  const id = newChallengeId(slotTagOf(subjectKey));
   const fixedCode = config.testNumbers.get(phone.e164);
   const code = fixedCode ?? generateCode(config.codeLength);
   const pepper = config.peppers[0]!;
@@ -115,7 +116,7 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   // One round trip: the subject's wrong codes, the send counters (a test number sends nothing)
   // and what is known of the number. All before anything is stored or sent (R-I1, R-I9).
   const [failures, , skip] = await Promise.all([
-    readFailures(config, subject),
+    readFailures(config, subjectKey, now),
     record.testNumber ? undefined : countSend(config, {
       phone: phone.e164, subject, ip: input.ip, session: record.bindingHash, country: phone.callingCode, purpose: policy.name,
     }, limited),
@@ -126,7 +127,7 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
     await askApp(config, { subject, purpose: policy.name, country: phone.country, to: phone.masked, ip: input.ip, challengeId: undefined, channel: input.channel });
   }
   // Stored before sending: with the store down nothing is sent (fail closed).
-  await config.store.create(record, config.codeTtlMs + EXPIRED_GRACE_MS);
+  await config.store.create(record, config.codeTtlMs + EXPIRED_GRACE_MS, failureLimit(config, subjectKey, now));
   if (record.testNumber) {
     config.emit({ type: 'challenge.started', ...event, channel: channel.name, testNumber: true });
     return view(config, record, new Set());
@@ -146,7 +147,7 @@ async function resend(config: StepUpConfig, challengeId: string, input: ResendIn
   if (!input || typeof input !== 'object') throw stepUpError('invalid_request');
   const requested = channelIndex(config, input.channel);
   const owner = ownerOf(config, input);
-  if (!isRandomId(challengeId)) throw stepUpError('challenge_not_found');
+  if (!isChallengeId(challengeId)) throw stepUpError('challenge_not_found');
   return sendAgain(config, challengeId, owner, { requested, ip: input.ip });
 }
 
@@ -246,17 +247,23 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
   const owner = ownerOf(config, input);
   const base = { challengeId, subject: owner.subject, ip: input.ip };
   const expected = expectedPurposes(input.purpose);
-  if (!isRandomId(challengeId)) {
+  if (!isChallengeId(challengeId)) {
     config.emit({ type: 'verify.failed', ...base, challengeId: undefined, reason: 'challenge_not_found' });
+    throw stepUpError('challenge_not_found');
+  }
+  // The id starts with the slot tag of its subject's hash under the pepper it was made with.
+  const tag = slotTagOf(challengeId);
+  const subjectKey = config.peppers.map((keys) => subjectHash(keys, owner.subject)).find((hash) => slotTagOf(hash) === tag);
+  if (subjectKey === undefined) {
+    config.emit({ type: 'verify.failed', ...base, reason: 'challenge_not_found' });
     throw stepUpError('challenge_not_found');
   }
   // Anything that is not a string of digits still costs an attempt: it can never match.
   const submitted = typeof code === 'string' ? code.trim() : typeof code === 'number' ? String(code) : '';
   const digests = config.peppers.map((keys) => digestCode(keys, challengeId, submitted));
-  const [outcome, failures] = await Promise.all([verifyCode(config, challengeId, owner, digests, submitted), readFailures(config, owner.subject)]);
+  const outcome = await verifyCode(config, challengeId, owner, digests, submitted, failureLimit(config, subjectKey, owner.now));
   // Past the subject's limit of wrong codes nothing verifies, across all its challenges (R-D2).
-  refuseIfLockedOut(config, failures, { challengeId }, { subject: owner.subject, ip: input.ip });
-  if (outcome.status === 'invalid' || outcome.status === 'locked_now') await countFailure(config, owner.subject);
+  if (outcome.status === 'locked_out') lockedOut(config, outcome.retryAfterMs, { challengeId }, { subject: owner.subject, ip: input.ip });
   if (outcome.status === 'invalid') {
     config.emit({ type: 'verify.failed', ...base, reason: 'invalid_code', attemptsLeft: outcome.attemptsLeft, ...testMark(outcome) });
     throw stepUpError('invalid_code', { attemptsLeft: outcome.attemptsLeft });
@@ -312,14 +319,16 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
  * between an attempt reserved before and a consumption after, so that the attempt limit
  * and single use hold exactly as for our own codes.
  */
-async function verifyCode(config: StepUpConfig, challengeId: string, owner: ChallengeOwner, digests: string[], submitted: string): Promise<VerifyOutcome> {
+async function verifyCode(
+  config: StepUpConfig, challengeId: string, owner: ChallengeOwner, digests: string[], submitted: string, failures: FailureLimit,
+): Promise<VerifyOutcome> {
   const hostedChannels = config.channels.filter(isHostedChannel);
-  if (hostedChannels.length === 0) return config.store.verify(challengeId, owner, digests);
-  const begun = await config.store.beginHostedCheck(challengeId, owner);
+  if (hostedChannels.length === 0) return config.store.verify(challengeId, owner, digests, failures);
+  const begun = await config.store.beginHostedCheck(challengeId, owner, failures);
   if (begun.status !== 'check') return begun;
   const record = begun.record;
   const ours = record.digest.split(' ').some((stored) => stored !== '' && digests.some((digest) => safeEqual(digest, stored)));
-  if (ours) return config.store.finishHostedCheck(challengeId, true);
+  if (ours) return config.store.finishHostedCheck(challengeId, true, failures);
   const verdicts: HostedVerdict[] = [];
   if (/^\d{4,10}$/.test(submitted)) {
     for (const entry of record.hostedIds.split(' ').filter(Boolean)) {
@@ -328,7 +337,7 @@ async function verifyCode(config: StepUpConfig, challengeId: string, owner: Chal
       if (!channel || !verificationId) continue;
       const verdict = await checkWithTimeout(channel, verificationId, submitted, config.sendTimeoutMs);
       if (verdict === 'unavailable') throw stepUpError('delivery_failed', {}, 'The code could not be checked right now. Try again shortly.');
-      if (verdict === 'approved') return config.store.finishHostedCheck(challengeId, true);
+      if (verdict === 'approved') return config.store.finishHostedCheck(challengeId, true, failures);
       verdicts.push(verdict);
     }
   }
@@ -338,7 +347,7 @@ async function verifyCode(config: StepUpConfig, challengeId: string, owner: Chal
   if (verdicts.length > 0 && verdicts.every((verdict) => verdict === 'expired' || verdict === 'already_verified')) {
     return verdicts.includes('expired') ? { status: 'expired' } : { status: 'not_found' };
   }
-  return config.store.finishHostedCheck(challengeId, false);
+  return config.store.finishHostedCheck(challengeId, false, failures);
 }
 
 /** The provider's verdict; `unavailable` when it fails or takes longer than `timeoutMs`. */

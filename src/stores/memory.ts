@@ -7,7 +7,9 @@ import type {
   CounterState,
   DeliveryRecord,
   DeliveryStatus,
+  FailureLimit,
   HostedCheckOutcome,
+  LockedOut,
   ResendInput,
   ResendOutcome,
   StatusOutcome,
@@ -41,6 +43,8 @@ export class MemoryStore implements ChallengeStore {
   readonly #used = new Map<string, Entry<true>>();
   readonly #facts = new Map<string, Entry<string>>();
   readonly #counters = new Map<string, Entry<number>>();
+  /** Each subject's wrong codes: the count and the end of the window that began with the first. */
+  readonly #failures = new Map<string, { count: number; ends: number }>();
   readonly #due = new Map<string, number>();
   /** The due set's expiry, as the RedisStore's key TTL. */
   #dueExpiresAt = 0;
@@ -53,40 +57,53 @@ export class MemoryStore implements ChallengeStore {
     this.#clock = options.clock ?? Date.now;
   }
 
+  // One process: the failure record needs no keeping alive beside the challenges.
   async create(record: ChallengeRecord, ttlMs: number): Promise<void> {
     this.#tick();
     this.#challenges.set(record.id, { value: { ...record }, expiresAt: this.#clock() + ttlMs });
   }
 
-  async verify(id: string, owner: ChallengeOwner, digests: string[]): Promise<VerifyOutcome> {
+  async verify(id: string, owner: ChallengeOwner, digests: string[], failures?: FailureLimit): Promise<VerifyOutcome> {
     const found = this.#open(id, owner);
     if ('status' in found) return found;
+    const held = this.#lockedOut(failures);
+    if (held) return held;
     const record = found;
     if (record.digest.split(' ').some((stored) => stored !== '' && digests.includes(stored))) {
       this.#challenges.delete(id);
+      this.#clearFailures(failures);
       return { status: 'ok', record: verifiedPart(record) };
     }
     record.attempts += 1;
-    return this.#afterFailure(record);
+    return this.#afterFailure(record, failures);
   }
 
-  async beginHostedCheck(id: string, owner: ChallengeOwner): Promise<HostedCheckOutcome> {
+  async beginHostedCheck(id: string, owner: ChallengeOwner, failures?: FailureLimit): Promise<HostedCheckOutcome> {
     const found = this.#open(id, owner);
     if ('status' in found) return found;
+    const held = this.#lockedOut(failures);
+    if (held) return held;
     if (found.attempts >= found.maxAttempts) return { status: 'locked' };
     found.attempts += 1;
     return { status: 'check', record: { ...found } };
   }
 
-  async finishHostedCheck(id: string, approved: boolean): Promise<VerifyOutcome> {
+  async finishHostedCheck(id: string, approved: boolean, failures?: FailureLimit): Promise<VerifyOutcome> {
     const record = this.#live(this.#challenges, id);
     if (!record) return { status: 'not_found' };
     if (approved) {
       if (record.locked) return { status: 'locked' };
       this.#challenges.delete(id);
+      this.#clearFailures(failures);
       return { status: 'ok', record: verifiedPart(record) };
     }
-    return this.#afterFailure(record);
+    return this.#afterFailure(record, failures);
+  }
+
+  // One process holds every record: the slot tag that places a Redis key has no use here.
+  async readFailures(_slotTag: string, failures: FailureLimit): Promise<CounterState> {
+    const count = this.#failureCount(failures);
+    return count === 0 ? { count: 0, resetInMs: 0 } : { count, resetInMs: this.#failures.get(failures.key)!.ends - failures.now };
   }
 
   async reserveResend(id: string, owner: ChallengeOwner, input: ResendInput): Promise<ResendOutcome> {
@@ -214,7 +231,27 @@ export class MemoryStore implements ChallengeStore {
     if (this.#due.size > 0 && this.#dueExpiresAt <= this.#clock()) this.#due.clear();
   }
 
-  #afterFailure(record: ChallengeRecord): VerifyOutcome {
+  // The Lua SUBJECT_FAILURES, with the same window: it starts at the first failure after a clear.
+  #failureCount(failures: FailureLimit): number {
+    const record = this.#failures.get(failures.key);
+    return record && failures.now < record.ends ? record.count : 0;
+  }
+
+  #lockedOut(failures: FailureLimit | undefined): LockedOut | undefined {
+    if (!failures || failures.max === 0 || this.#failureCount(failures) < failures.max) return undefined;
+    return { status: 'locked_out', retryAfterMs: this.#failures.get(failures.key)!.ends - failures.now };
+  }
+
+  #clearFailures(failures: FailureLimit | undefined): void {
+    if (failures && failures.max > 0) this.#failures.delete(failures.key);
+  }
+
+  #afterFailure(record: ChallengeRecord, failures: FailureLimit | undefined): VerifyOutcome {
+    if (failures && failures.max > 0) {
+      const count = this.#failureCount(failures);
+      const ends = count === 0 ? failures.now + failures.windowMs : this.#failures.get(failures.key)!.ends;
+      this.#failures.set(failures.key, { count: count + 1, ends });
+    }
     const testMark = record.testNumber ? { testNumber: true } : {};
     if (record.attempts >= record.maxAttempts) {
       record.locked = true;
@@ -241,6 +278,7 @@ export class MemoryStore implements ChallengeStore {
     for (const map of [this.#challenges, this.#used, this.#facts, this.#counters] as Map<string, Entry<unknown>>[]) {
       for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
     }
+    for (const [key, record] of this.#failures) if (record.ends <= now) this.#failures.delete(key);
   }
 }
 

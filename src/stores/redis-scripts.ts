@@ -1,7 +1,8 @@
 /**
- * Lua for the RedisStore. Each script touches exactly the keys in KEYS (one key, so
- * one Cluster slot), does every check before its first write (Redis does not roll
- * back a script's earlier writes on error), and is O(1) in the number of challenges.
+ * Lua for the RedisStore. Each script touches exactly the keys in KEYS (one key, or a
+ * challenge and its subject's failure counter, which share a hash tag: one Cluster slot),
+ * does every check before its first write (Redis does not roll back a script's earlier
+ * writes on error), and is O(1) in the number of challenges.
  *
  * Owner arguments, shared by the scripts that act for a user:
  *   ARGV[1] now (ms), ARGV[2] subject ('' when the library itself acts, as for a
@@ -53,16 +54,57 @@ local function count_failure()
 end
 `;
 
-/** Then ARGV[rest ..] are candidate digests, one per live pepper; `dig` holds the live digests, space-separated. */
-export const VERIFY_SCRIPT = `${OPEN_CHALLENGE}${COUNT_FAILURE}
+/**
+ * The subject's wrong codes across its challenges (R-D2): KEYS[2], in the challenge's slot, a
+ * hash of the count `n` and the end `e` (ms, the app's clock) of the window that began with
+ * the first failure. It outlives every challenge of the subject (KEEP_FAILURES_SCRIPT), so that
+ * a script finds both of its keys on one node even while Cluster migrates their slot. ARGV[at]
+ * is the most the count may reach ('0': no limit, nothing counted), ARGV[at + 1] the window.
+ */
+const SUBJECT_FAILURES = `
+local function failures_at(now)
+  local f = redis.call('HMGET', KEYS[2], 'n', 'e')
+  local count, ends = tonumber(f[1]) or 0, tonumber(f[2]) or 0
+  if now >= ends then count = 0 end
+  return count, ends
+end
+local function locked_out(at, now)
+  local max = tonumber(ARGV[at])
+  if max == 0 then return nil end
+  local count, ends = failures_at(now)
+  if count < max then return nil end
+  return {'locked_out', tostring(ends - now)}
+end
+local function count_subject_failure(at, now)
+  if tonumber(ARGV[at]) == 0 then return end
+  local count, ends = failures_at(now)
+  if count == 0 then ends = now + tonumber(ARGV[at + 1]) end
+  redis.call('HSET', KEYS[2], 'n', count + 1, 'e', ends)
+  if redis.call('PTTL', KEYS[2]) < ends - now then redis.call('PEXPIRE', KEYS[2], ends - now) end
+end
+local function clear_failures(at)
+  if tonumber(ARGV[at]) > 0 then redis.call('HSET', KEYS[2], 'n', 0) end
+end
+`;
+
+/**
+ * KEYS[2] the subject's failures; ARGV[rest], ARGV[rest + 1] their limit and window; then
+ * ARGV[rest + 2 ..] are candidate digests, one per live pepper. `dig` holds the live
+ * digests, space-separated. A subject past its limit is refused before any compare.
+ */
+export const VERIFY_SCRIPT = `${OPEN_CHALLENGE}${COUNT_FAILURE}${SUBJECT_FAILURES}
+local held = locked_out(rest, now)
+if held then return held end
 for stored in string.gmatch(r.dig, '%S+') do
-  for i = rest, #ARGV do
+  for i = rest + 2, #ARGV do
     if ARGV[i] == stored then
       redis.call('DEL', KEYS[1])
+      clear_failures(rest)
       return ${VERIFIED}
     end
   end
 end
+count_subject_failure(rest, now)
 return count_failure()
 `;
 
@@ -71,15 +113,21 @@ return count_failure()
  * concurrent guesses cannot exceed the limit. The attempt is counted now; step two
  * consumes on a right code or locks when the limit is reached.
  */
-export const BEGIN_HOSTED_SCRIPT = `${OPEN_CHALLENGE}
+export const BEGIN_HOSTED_SCRIPT = `${OPEN_CHALLENGE}${SUBJECT_FAILURES}
+local held = locked_out(rest, now)
+if held then return held end
 local attempts = tonumber(r.att)
 if attempts >= tonumber(r.max) then return {'locked'} end
 redis.call('HSET', KEYS[1], 'att', attempts + 1)
 return {'check', unpack(redis.call('HGETALL', KEYS[1]))}
 `;
 
-/** Step two. ARGV[1] '1' when the provider approved. Only one caller can delete the key. */
-export const FINISH_HOSTED_SCRIPT = `
+/**
+ * Step two. ARGV[1] '1' when the provider approved, ARGV[2] now (ms); ARGV[3], ARGV[4] the
+ * subject's failure limit and window (KEYS[2]). Only one caller can delete the key.
+ */
+export const FINISH_HOSTED_SCRIPT = `${SUBJECT_FAILURES}
+local now = tonumber(ARGV[2])
 local flat = redis.call('HGETALL', KEYS[1])
 if #flat == 0 then return {'not_found'} end
 local r = {}
@@ -87,8 +135,10 @@ for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end
 if ARGV[1] == '1' then
   if r.lck == '1' then return {'locked'} end
   redis.call('DEL', KEYS[1])
+  clear_failures(3)
   return ${VERIFIED}
 end
+count_subject_failure(3, now)
 local attempts = tonumber(r.att)
 if attempts >= tonumber(r.max) then
   redis.call('HSET', KEYS[1], 'lck', '1', 'dig', '')
@@ -114,6 +164,22 @@ local waits = {}
 for wait in string.gmatch(ARGV[rest + 1], '%S+') do waits[#waits + 1] = tonumber(wait) end
 redis.call('HSET', KEYS[1], 'dig', digests, 'snd', sends, 'nxt', now + waits[math.min(sends, #waits)])
 return {'ok', unpack(redis.call('HGETALL', KEYS[1]))}
+`;
+
+/** Keeps the subject's failure record (KEYS[1]) for at least ARGV[1] ms: as long as its newest challenge. */
+export const KEEP_FAILURES_SCRIPT = `
+redis.call('HSETNX', KEYS[1], 'n', 0)
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 1
+`;
+
+/** The subject's failure count and the ms left of its window, at ARGV[1] now; '0', '0' when none. */
+export const READ_FAILURES_SCRIPT = `
+local f = redis.call('HMGET', KEYS[1], 'n', 'e')
+local count, ends = tonumber(f[1]) or 0, tonumber(f[2]) or 0
+local now = tonumber(ARGV[1])
+if count == 0 or now >= ends then return {'0', '0'} end
+return {tostring(count), tostring(ends - now)}
 `;
 
 /** ARGV[1] ttl in ms, then field/value pairs. */

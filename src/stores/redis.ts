@@ -3,9 +3,10 @@ import type { Transport } from '../channels/channel.js';
 import { stepUpError } from '../core/errors.js';
 import { describe } from '../core/duration.js';
 import {
-  APPLY_STATUS_SCRIPT, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, COUNT_HIT_SCRIPT, CREATE_SCRIPT, DISCARD_CODE_SCRIPT, READ_HIT_SCRIPT, FINISH_HOSTED_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, SCHEDULE_DUE_SCRIPT, VERIFY_SCRIPT,
+  APPLY_STATUS_SCRIPT, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, COUNT_HIT_SCRIPT, CREATE_SCRIPT, DISCARD_CODE_SCRIPT, FINISH_HOSTED_SCRIPT, KEEP_FAILURES_SCRIPT,
+  READ_FAILURES_SCRIPT, READ_HIT_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, SCHEDULE_DUE_SCRIPT, VERIFY_SCRIPT,
 } from './redis-scripts.js';
-import { DUE_FALLBACKS_TTL_MS } from './store.js';
+import { DUE_FALLBACKS_TTL_MS, slotTagOf } from './store.js';
 import type {
   ChallengeOwner,
   ChallengeRecord,
@@ -15,7 +16,9 @@ import type {
   CounterState,
   DeliveryRecord,
   DeliveryStatus,
+  FailureLimit,
   HostedCheckOutcome,
+  LockedOut,
   ResendInput,
   ResendOutcome,
   StatusOutcome,
@@ -47,6 +50,8 @@ type ScriptCommand = (...args: (string | number)[]) => Promise<unknown>;
 
 const COMMANDS = {
   stepupCreate: { lua: CREATE_SCRIPT },
+  stepupKeepFailures: { lua: KEEP_FAILURES_SCRIPT },
+  stepupReadFailures: { lua: READ_FAILURES_SCRIPT },
   stepupVerify: { lua: VERIFY_SCRIPT },
   stepupResend: { lua: RESEND_SCRIPT },
   stepupRecordDelivery: { lua: RECORD_DELIVERY_SCRIPT },
@@ -61,6 +66,9 @@ const COMMANDS = {
 } as const;
 
 type CommandName = keyof typeof COMMANDS;
+
+/** The scripts that take a challenge and its subject's failure counter, keys of one slot. */
+const WITH_FAILURES = new Set<CommandName>(['stepupVerify', 'stepupBeginHosted', 'stepupFinishHosted']);
 
 /** Short hash field names: a challenge is one Redis hash. */
 const FIELDS = {
@@ -148,33 +156,44 @@ export class RedisStore implements ChallengeStore {
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
     this.#wait = waitOption(waitForReplicas, timeoutMs, client);
-    for (const [name, { lua }] of Object.entries(COMMANDS)) {
+    for (const [name, { lua }] of Object.entries(COMMANDS) as [CommandName, { lua: string }][]) {
       if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
-        client.defineCommand(name, { numberOfKeys: 1, lua });
+        client.defineCommand(name, { numberOfKeys: WITH_FAILURES.has(name) ? 2 : 1, lua });
       }
     }
   }
 
-  async create(record: ChallengeRecord, ttlMs: number): Promise<void> {
+  async create(record: ChallengeRecord, ttlMs: number, failures?: FailureLimit): Promise<void> {
     const fields: string[] = [];
     for (const [property, field] of Object.entries(FIELDS) as [keyof ChallengeRecord, string][]) {
       const value = record[property];
       fields.push(field, typeof value === 'boolean' ? (value ? '1' : '0') : String(value));
     }
-    await this.#replicated(() => this.#run('stepupCreate', this.#challengeKey(record.id), Math.ceil(ttlMs), ...fields));
+    const ttl = Math.ceil(ttlMs);
+    // Two one-key scripts in one round trip: a new key in a migrating slot is served (ASK), a new two-key write would not be.
+    await this.#replicated(() => Promise.all([
+      this.#run('stepupCreate', this.#challengeKey(record.id), ttl, ...fields),
+      failures && this.#run('stepupKeepFailures', this.#failuresKey(slotTagOf(record.id), failures), ttl),
+    ]));
   }
 
-  async verify(id: string, owner: ChallengeOwner, digests: string[]): Promise<VerifyOutcome> {
-    return verifyOutcome(id, await this.#replicated(() => this.#runOwned('stepupVerify', id, owner, digests)));
+  async verify(id: string, owner: ChallengeOwner, digests: string[], failures?: FailureLimit): Promise<VerifyOutcome> {
+    return verifyOutcome(id, await this.#replicated(() => this.#runOwned('stepupVerify', id, owner, [...failureArguments(failures), ...digests], failures)));
   }
 
-  async beginHostedCheck(id: string, owner: ChallengeOwner): Promise<HostedCheckOutcome> {
-    const [status, ...rest] = await this.#replicated(() => this.#runOwned('stepupBeginHosted', id, owner, []));
-    return status === 'check' ? { status, record: parseRecord(rest) } : closed(status);
+  async beginHostedCheck(id: string, owner: ChallengeOwner, failures?: FailureLimit): Promise<HostedCheckOutcome> {
+    const [status, ...rest] = await this.#replicated(() => this.#runOwned('stepupBeginHosted', id, owner, failureArguments(failures), failures));
+    return status === 'check' ? { status, record: parseRecord(rest) } : refused(status, rest);
   }
 
-  async finishHostedCheck(id: string, approved: boolean): Promise<VerifyOutcome> {
-    return verifyOutcome(id, await this.#replicated(() => this.#runList('stepupFinishHosted', this.#challengeKey(id), approved ? '1' : '0')));
+  async finishHostedCheck(id: string, approved: boolean, failures?: FailureLimit): Promise<VerifyOutcome> {
+    const key = this.#challengeKey(id);
+    const now = failures?.now ?? Date.now();
+    return verifyOutcome(id, await this.#replicated(() => this.#runList('stepupFinishHosted', key, this.#failuresKey(slotTagOf(id), failures), approved ? '1' : '0', now, ...failureArguments(failures))));
+  }
+
+  async readFailures(slotTag: string, failures: FailureLimit): Promise<CounterState> {
+    return counterState(await this.#runList('stepupReadFailures', this.#failuresKey(slotTag, failures), failures.now));
   }
 
   async reserveResend(id: string, owner: ChallengeOwner, input: ResendInput): Promise<ResendOutcome> {
@@ -267,8 +286,14 @@ export class RedisStore implements ChallengeStore {
     return reply;
   }
 
+  // The id starts with its subject's tag: the challenge shares a slot with the subject's failures.
   #challengeKey(id: string): string {
-    return `${this.#prefix}ch:{${id}}`;
+    return `${this.#prefix}{${slotTagOf(id)}}ch:${id}`;
+  }
+
+  /** Without `failures` (a store used directly), a name in the same slot that the scripts never touch. */
+  #failuresKey(slotTag: string, failures: FailureLimit | undefined): string {
+    return `${this.#prefix}{${slotTag}}lim:${failures?.key ?? '-'}`;
   }
 
   #counterKey(key: string): string {
@@ -284,22 +309,23 @@ export class RedisStore implements ChallengeStore {
     return `${this.#prefix}{fallbacks}`;
   }
 
-  #runOwned(name: CommandName, id: string, owner: ChallengeOwner, rest: string[]): Promise<string[]> {
-    return this.#runList(name, this.#challengeKey(id), owner.now, owner.subject, owner.bindingHashes.length, ...owner.bindingHashes, ...rest);
+  #runOwned(name: CommandName, id: string, owner: ChallengeOwner, rest: string[], failures?: FailureLimit): Promise<string[]> {
+    const keys = WITH_FAILURES.has(name) ? [this.#challengeKey(id), this.#failuresKey(slotTagOf(id), failures)] : [this.#challengeKey(id)];
+    return this.#runList(name, ...keys, owner.now, owner.subject, owner.bindingHashes.length, ...owner.bindingHashes, ...rest);
   }
 
   /** A script whose reply is a list of strings; anything else is a store failure. */
-  async #runList(name: CommandName, key: string, ...args: (string | number)[]): Promise<string[]> {
-    const reply = await this.#run(name, key, ...args);
+  async #runList(name: CommandName, ...keysAndArgs: (string | number)[]): Promise<string[]> {
+    const reply = await this.#run(name, ...keysAndArgs);
     if (!Array.isArray(reply) || reply.some((item) => typeof item !== 'string')) {
       throw stepUpError('store_unavailable', { retryAfter: 1 });
     }
     return reply as string[];
   }
 
-  #run(name: CommandName, key: string, ...args: (string | number)[]): Promise<unknown> {
+  #run(name: CommandName, ...keysAndArgs: (string | number)[]): Promise<unknown> {
     const command = (this.#client as unknown as Record<CommandName, ScriptCommand>)[name];
-    return this.#guard(command.call(this.#client, key, ...args));
+    return this.#guard(command.call(this.#client, ...keysAndArgs));
   }
 
   /** Fail closed and fast: any error or a reply later than `timeoutMs` is `store_unavailable`. */
@@ -352,13 +378,26 @@ function verifyOutcome(id: string, [status, ...rest]: string[]): VerifyOutcome {
     case 'locked_now':
       return { status, ...testMark(rest[0]) };
     default:
-      return closed(status);
+      return refused(status, rest);
   }
 }
 
 function closed(status: string | undefined): ClosedChallenge {
   if (status === 'not_found' || status === 'expired' || status === 'locked') return { status };
   throw stepUpError('store_unavailable', { retryAfter: 1 });
+}
+
+/** A closed challenge, or a subject past its failure limit (with the ms until it may try again). */
+function refused(status: string | undefined, [left]: string[]): ClosedChallenge | LockedOut {
+  if (status !== 'locked_out') return closed(status);
+  const retryAfterMs = Number(left);
+  if (!Number.isFinite(retryAfterMs)) throw stepUpError('store_unavailable', { retryAfter: 1 });
+  return { status, retryAfterMs };
+}
+
+/** The subject's failure limit as the scripts take it: max ('0' for none) and window in ms. */
+function failureArguments(failures: FailureLimit | undefined): string[] {
+  return failures && failures.max > 0 ? [String(failures.max), String(Math.max(1, Math.ceil(failures.windowMs)))] : ['0', '0'];
 }
 
 /** The VERIFIED reply of the scripts, in its order. */

@@ -66,6 +66,37 @@ export function systemOwner(now: number): ChallengeOwner {
 
 export type ClosedChallenge = { status: 'not_found' } | { status: 'expired' } | { status: 'locked' };
 
+/**
+ * The number of characters at the start of a challenge id that name its Cluster hash tag:
+ * the tag of its subject, so that the challenge and the subject's failure counter share a
+ * slot and one script can check and count both (R-J1, R-J2).
+ */
+export const SLOT_TAG_LENGTH = 4;
+
+/** The hash tag a challenge id carries. */
+export function slotTagOf(id: string): string {
+  return id.slice(0, SLOT_TAG_LENGTH);
+}
+
+/**
+ * A subject's wrong codes across all of its challenges (R-D2), counted by the same atomic
+ * step that checks a code: at `max` nothing verifies until the window ends; a right code
+ * clears the count. The store keeps it in the slot of the subject's challenges.
+ */
+export interface FailureLimit {
+  /** The counter's name: a keyed hash of the subject, never the subject itself (R-J12). */
+  key: string;
+  /** 0: nothing is counted or refused (the record is still kept beside the challenges). */
+  max: number;
+  /** The window starts at the first failure after a clear. */
+  windowMs: number;
+  /** The caller's clock (ms). */
+  now: number;
+}
+
+/** The subject is past its limit of wrong codes; nothing was compared or counted. */
+export type LockedOut = { status: 'locked_out'; retryAfterMs: number };
+
 /** What a consumed challenge still has to say: the token's claims and the events need no more (nor a store to send more). */
 export type VerifiedChallenge = Pick<ChallengeRecord, 'id' | 'subject' | 'purpose' | 'txn' | 'channel' | 'transport' | 'to' | 'otherFactors' | 'testNumber'>;
 
@@ -81,9 +112,10 @@ export type VerifyOutcome =
   | { status: 'invalid'; attemptsLeft: number; testNumber?: boolean }
   /** This failure used the last attempt; the challenge is locked. */
   | { status: 'locked_now'; testNumber?: boolean }
+  | LockedOut
   | ClosedChallenge;
 
-export type HostedCheckOutcome = { status: 'check'; record: ChallengeRecord } | ClosedChallenge;
+export type HostedCheckOutcome = { status: 'check'; record: ChallengeRecord } | LockedOut | ClosedChallenge;
 
 export type ResendOutcome =
   | { status: 'ok'; record: ChallengeRecord }
@@ -151,14 +183,27 @@ export type StatusOutcome =
 export interface ChallengeStore {
   /** True for stores that lose state on restart and are not shared between processes. */
   readonly ephemeral?: boolean;
-  /** Creates a challenge that the store drops `ttlMs` from now. */
-  create(record: ChallengeRecord, ttlMs: number): Promise<void>;
-  /** Compares one of `digests` with the live codes; consumes on success, counts and maybe locks on failure. */
-  verify(id: string, owner: ChallengeOwner, digests: string[]): Promise<VerifyOutcome>;
-  /** Hosted channels, step one: checks the owner and reserves an attempt before the provider is asked. */
-  beginHostedCheck(id: string, owner: ChallengeOwner): Promise<HostedCheckOutcome>;
-  /** Step two: consumes on `approved` (one caller wins), locks when the reserved attempt was the last. */
-  finishHostedCheck(id: string, approved: boolean): Promise<VerifyOutcome>;
+  /**
+   * Creates a challenge that the store drops `ttlMs` from now. With `failures`, the subject's
+   * failure record lives at least as long (a Redis Cluster slot in migration serves a
+   * two-key script only while both keys exist).
+   */
+  create(record: ChallengeRecord, ttlMs: number, failures?: FailureLimit): Promise<void>;
+  /**
+   * Refuses while the subject is past `failures`; then compares one of `digests` with the live
+   * codes: consumes and clears the subject's failures on success, counts both (and maybe locks
+   * the challenge) on failure. One atomic step.
+   */
+  verify(id: string, owner: ChallengeOwner, digests: string[], failures?: FailureLimit): Promise<VerifyOutcome>;
+  /** Hosted channels, step one: checks the owner and the subject's failures, and reserves an attempt before the provider is asked. */
+  beginHostedCheck(id: string, owner: ChallengeOwner, failures?: FailureLimit): Promise<HostedCheckOutcome>;
+  /**
+   * Step two: consumes and clears the subject's failures on `approved` (one caller wins);
+   * otherwise counts a subject failure and locks when the reserved attempt was the last.
+   */
+  finishHostedCheck(id: string, approved: boolean, failures?: FailureLimit): Promise<VerifyOutcome>;
+  /** The subject's failure count and the rest of its window, kept in the slot named by `slotTag` (that of the subject's challenges). */
+  readFailures(slotTag: string, failures: FailureLimit): Promise<CounterState>;
   /** Checks cooldown (not for the system owner) and send cap, then installs the new code and counts the send. */
   reserveResend(id: string, owner: ChallengeOwner, input: ResendInput): Promise<ResendOutcome>;
   /** Records the message that carried the last code. No effect if the challenge is gone. */
