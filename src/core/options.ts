@@ -6,7 +6,7 @@ import { resolveMetrics } from './metrics.js';
 import { resolveLimits, type LimitsConfig } from './limits.js';
 import { checkCountryCode, normalizePhone, NUMBER_TYPES, type PhoneRules } from './phone.js';
 import { resolveTokenConfig, type TokenConfig } from './tokens.js';
-import { TRANSPORTS, type Channel, type Transport } from '../channels/channel.js';
+import { isHostedChannel, TRANSPORTS, type Channel, type HostedChannel, type Transport } from '../channels/channel.js';
 import type { ChallengeStore } from '../stores/store.js';
 import type { PurposePolicy, Secret, SendOptions, StepUpOptions } from './types.js';
 
@@ -22,6 +22,8 @@ export interface ResolvedPurpose {
 export interface StepUpConfig {
   store: ChallengeStore;
   channels: readonly Channel[];
+  /** The channels whose provider makes and checks the code; verify asks them, when any. */
+  hostedChannels: readonly HostedChannel[];
   tokens: TokenConfig;
   /** The first is current; the rest still verify challenges made before a rotation. */
   peppers: readonly PepperKeys[];
@@ -118,7 +120,7 @@ export function resolveOptions(options: StepUpOptions): StepUpConfig {
   }
 
   return Object.freeze({
-    store, channels, tokens, peppers, codeLength, codeTtlMs: codeTtlSec * 1000, sendCooldownsMs, sendsPerChallenge, sendTimeoutMs, limits, beforeSend,
+    store, channels, hostedChannels: channels.filter(isHostedChannel), tokens, peppers, codeLength, codeTtlMs: codeTtlSec * 1000, sendCooldownsMs, sendsPerChallenge, sendTimeoutMs, limits, beforeSend,
     keepEarlierCodes, fallbackAfterMs, rememberNotOnWhatsAppMs, testNumbers, purposes, phone, brand, webOtpDomain, emit: createEventSink({ onEvent: options.onEvent, logger, metrics }, clock), log: operatorLogger(logger), clock,
   });
 }

@@ -1,5 +1,5 @@
 import { challengeId as newChallengeId, digestCode, generateCode, hashBinding, isChallengeId, openSealed, safeEqual, sealText } from './codes.js';
-import { isHostedChannel, type HostedChannel, type HostedVerdict } from '../channels/channel.js';
+import { type HostedChannel, type HostedVerdict } from '../channels/channel.js';
 import { checkToken } from './check-token.js';
 import { closedByCountry, deliverCode, sealPayment, unavailableChannels } from './delivery.js';
 import { handleDeliveryStatus, runDueFallbacks, startFallbackWorker, type DeliveryStatusReport, type DeliveryStatusResult } from './fallback.js';
@@ -322,7 +322,7 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
 async function verifyCode(
   config: StepUpConfig, challengeId: string, owner: ChallengeOwner, digests: string[], submitted: string, failures: FailureLimit,
 ): Promise<VerifyOutcome> {
-  const hostedChannels = config.channels.filter(isHostedChannel);
+  const hostedChannels = config.hostedChannels;
   if (hostedChannels.length === 0) return config.store.verify(challengeId, owner, digests, failures);
   const begun = await config.store.beginHostedCheck(challengeId, owner, failures);
   if (begun.status !== 'check') return begun;
