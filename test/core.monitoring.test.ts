@@ -358,9 +358,11 @@ describe('R-M1 metrics', () => {
       'stepup_sends_total{channel="whatsapp",outcome="failed"}': 1,
       'stepup_sends_total{channel="sms",outcome="fallback"}': 1,
       'stepup_sends_total{channel="sms",outcome="sent"}': 1,
-      // A failed verification's purpose and channel are not known: the store's verdict on a wrong code does not name them.
-      'stepup_verifications_total{purpose="unknown",channel="unknown",outcome="invalid_code"}': 5,
-      'stepup_verifications_total{purpose="unknown",channel="unknown",outcome="locked"}': 2,
+      // A wrong code's verdict names its challenge's purpose and channel; a closed challenge's (locked, expired, missing) does not.
+      'stepup_verifications_total{purpose="login",channel="whatsapp",outcome="invalid_code"}': 1,
+      'stepup_verifications_total{purpose="password-reset",channel="whatsapp",outcome="invalid_code"}': 4,
+      'stepup_verifications_total{purpose="password-reset",channel="whatsapp",outcome="locked"}': 1,
+      'stepup_verifications_total{purpose="unknown",channel="unknown",outcome="locked"}': 1,
       'stepup_verifications_total{purpose="unknown",channel="unknown",outcome="expired"}': 1,
       'stepup_verifications_total{purpose="unknown",channel="unknown",outcome="not_found"}': 2,
       'stepup_verifications_total{purpose="login",channel="whatsapp",outcome="success"}': 1,

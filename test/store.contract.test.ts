@@ -14,6 +14,8 @@ import { redisFixture, uniquePrefix, type RedisFixture } from './core.fixtures.j
 import { connectCluster, redisUrl } from './support/redis.js';
 
 const T0 = 1_900_000_000_000;
+/** What a wrong code's outcome names of a challenge made by `challengeRecord()`. */
+const FAILED = { purpose: 'payment', channel: 'whatsapp' } as const;
 const TTL_MS = 10 * 60_000;
 
 /** A valid record; every field can be overridden. */
@@ -87,7 +89,7 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         const second = challengeRecord({ id: first.id, digest: 'p1:second', attempts: 0 });
         await store.verify(first.id, owner(first), ['p1:wrong']);
         await store.create(second, TTL_MS);
-        expect(await store.verify(first.id, owner(first), ['p1:first'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(first.id, owner(first), ['p1:first'])).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
         expect(await store.verify(first.id, owner(first), ['p1:second'])).toMatchObject({ status: 'ok' });
       });
     });
@@ -95,22 +97,22 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
     describe('wrong digests', () => {
       it('count an attempt each, attemptsLeft falling, then lock at maxAttempts (locked_now, then locked)', async () => {
         const record = await created({ maxAttempts: 3 });
-        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
-        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 1 });
-        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'locked_now' });
+        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
+        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 1, ...FAILED });
+        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'locked_now', ...FAILED });
         expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'locked' });
       });
 
       it('a locked challenge has no digest: the right one no longer opens it, and resend is refused', async () => {
         const record = await created({ maxAttempts: 1 });
-        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'locked_now' });
+        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'locked_now', ...FAILED });
         expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'locked' });
         expect(await store.reserveResend(record.id, owner(record, { now: T0 + 60_000 }), { digest: 'p1:new', cooldownMs: 1, keepEarlier: false })).toEqual({ status: 'locked' });
       });
 
       it('an empty stored digest never matches an empty candidate', async () => {
         const record = await created({ digest: '' });
-        expect(await store.verify(record.id, owner(record), [''])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(record.id, owner(record), [''])).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
       });
     });
 
@@ -119,7 +121,7 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         const record = await created();
         expect(await store.verify(record.id, owner(record, { subject: 'user-2' }), ['p1:right'])).toEqual({ status: 'not_found' });
         expect(await store.verify(record.id, owner(record, { subject: 'user-2' }), ['p1:wrong'])).toEqual({ status: 'not_found' });
-        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
       });
 
       it('a bound challenge is not_found for another binding or none, without costing an attempt', async () => {
@@ -127,7 +129,7 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         expect(await store.verify(record.id, owner(record, { bindingHashes: ['bind-B'] }), ['p1:right'])).toEqual({ status: 'not_found' });
         expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'not_found' });
         expect(await store.reserveResend(record.id, owner(record, { bindingHashes: ['bind-B'], now: T0 + 60_000 }), { digest: 'p1:x', cooldownMs: 1, keepEarlier: false })).toEqual({ status: 'not_found' });
-        expect(await store.verify(record.id, owner(record, { bindingHashes: ['bind-A'] }), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(record.id, owner(record, { bindingHashes: ['bind-A'] }), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
       });
 
       it('a bound challenge opens when any of the caller binding hashes matches (pepper rotation)', async () => {
@@ -148,10 +150,10 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         const failures = limit(3);
         const first = await created();
         const second = await created({ id: first.id.slice(0, 4) + randomBytes(16).toString('base64url') });
-        expect(await store.verify(first.id, owner(first), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 2 });
-        expect(await store.verify(second.id, owner(second), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(first.id, owner(first), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
+        expect(await store.verify(second.id, owner(second), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
         expect(await store.readFailures(first.id.slice(0, 4), failures)).toMatchObject({ count: 2 });
-        expect(await store.verify(first.id, owner(first), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 1 });
+        expect(await store.verify(first.id, owner(first), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 1, ...FAILED });
         const refused = await store.verify(second.id, owner(second), ['p1:right'], failures);
         expect(refused).toMatchObject({ status: 'locked_out' });
         expect((refused as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
@@ -164,8 +166,8 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
       it('a right digest clears the count; a challenge\'s own attempts stay as they were', async () => {
         const failures = limit(3);
         const first = await created();
-        expect(await store.verify(first.id, owner(first), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 2 });
-        expect(await store.verify(first.id, owner(first), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 1 });
+        expect(await store.verify(first.id, owner(first), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
+        expect(await store.verify(first.id, owner(first), ['p1:wrong'], failures)).toEqual({ status: 'invalid', attemptsLeft: 1, ...FAILED });
         expect(await store.verify(first.id, owner(first), ['p1:right'], failures)).toMatchObject({ status: 'ok' });
         expect(await store.readFailures(first.id.slice(0, 4), failures)).toEqual({ count: 0, resetInMs: 0 });
       });
@@ -176,7 +178,7 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         expect(await store.verify(record.id, owner(record, { subject: 'someone-else' }), ['p1:wrong'], failures)).toEqual({ status: 'not_found' });
         expect(await store.verify(record.id.slice(0, 4) + randomBytes(16).toString('base64url'), owner(record), ['p1:wrong'], failures)).toEqual({ status: 'not_found' });
         expect(await store.readFailures(record.id.slice(0, 4), failures)).toEqual({ count: 0, resetInMs: 0 });
-        expect(await store.verify(record.id, owner(record), ['p1:wrong'], failures)).toEqual({ status: 'locked_now' });
+        expect(await store.verify(record.id, owner(record), ['p1:wrong'], failures)).toEqual({ status: 'locked_now', ...FAILED });
         expect(await store.readFailures(record.id.slice(0, 4), failures)).toMatchObject({ count: 1 });
       });
 
@@ -184,7 +186,7 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         const failures = limit(2);
         const record = await created({ hostedIds: 'mc=V1', digest: '' });
         expect(await store.beginHostedCheck(record.id, owner(record), failures)).toMatchObject({ status: 'check' });
-        expect(await store.finishHostedCheck(record.id, false, failures)).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.finishHostedCheck(record.id, false, failures)).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
         expect(await store.readFailures(record.id.slice(0, 4), failures)).toMatchObject({ count: 1 });
         expect(await store.beginHostedCheck(record.id, owner(record), failures)).toMatchObject({ status: 'check' });
         expect(await store.finishHostedCheck(record.id, true, failures)).toMatchObject({ status: 'ok' });
@@ -197,7 +199,7 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         }
         expect(await store.beginHostedCheck(other.id, owner(other), failures)).toMatchObject({ status: 'locked_out' });
         // The refused begin reserved nothing: the challenge still has the attempt it had.
-        expect(await store.verify(other.id, owner(other), ['p1:wrong'])).toEqual({ status: 'locked_now' });
+        expect(await store.verify(other.id, owner(other), ['p1:wrong'])).toEqual({ status: 'locked_now', ...FAILED });
       });
 
     });
@@ -208,7 +210,7 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         expect(await store.verify(record.id, owner(record, { now: record.expiresAt }), ['p1:right'])).toEqual({ status: 'expired' });
         expect(await store.verify(record.id, owner(record, { now: record.expiresAt + 1_000 }), ['p1:right'])).toEqual({ status: 'expired' });
         // A caller whose clock is behind still cannot use the code: it is gone.
-        expect(await store.verify(record.id, owner(record, { now: record.expiresAt - 1 }), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(record.id, owner(record, { now: record.expiresAt - 1 }), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
       });
 
       it('one millisecond before expiresAt the right digest still verifies', async () => {
@@ -234,7 +236,7 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         const now = T0 + 30_000;
         const outcome = await store.reserveResend(record.id, owner(record, { now }), { digest: 'p1:new', cooldownMs: 45_000, keepEarlier: false });
         expect(outcome).toEqual({ status: 'ok', record: { ...record, digest: 'p1:new', sends: 2, nextSendAt: now + 45_000 } });
-        expect(await store.verify(record.id, owner(record, { now }), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(record.id, owner(record, { now }), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
         expect(await store.verify(record.id, owner(record, { now }), ['p1:new'])).toMatchObject({ status: 'ok' });
       });
 
@@ -247,10 +249,10 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
 
       it('never resets attempts: failures before the resend still count after it', async () => {
         const record = await created({ maxAttempts: 3, nextSendAt: T0 });
-        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
         expect(await store.reserveResend(record.id, owner(record), { digest: 'p1:new', cooldownMs: 1, keepEarlier: false })).toMatchObject({ status: 'ok', record: { attempts: 1 } });
-        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 1 });
-        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'locked_now' });
+        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 1, ...FAILED });
+        expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'locked_now', ...FAILED });
       });
 
       it('another subject or an unknown id is not_found', async () => {
@@ -326,7 +328,7 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
       it('begin counts an attempt before the provider is asked and returns the record with it', async () => {
         const record = await created({ maxAttempts: 3, hostedIds: 'mc=V1', digest: '' });
         expect(await store.beginHostedCheck(record.id, owner(record))).toEqual({ status: 'check', record: { ...record, attempts: 1 } });
-        expect(await store.finishHostedCheck(record.id, false)).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.finishHostedCheck(record.id, false)).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
         expect(await store.beginHostedCheck(record.id, owner(record))).toMatchObject({ status: 'check', record: { attempts: 2 } });
       });
 
@@ -385,9 +387,9 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
       it('a wrong code on the last reserved attempt is locked_now: the challenge locks and keeps no digest', async () => {
         const record = await created({ maxAttempts: 2 });
         await store.beginHostedCheck(record.id, owner(record));
-        expect(await store.finishHostedCheck(record.id, false)).toEqual({ status: 'invalid', attemptsLeft: 1 });
+        expect(await store.finishHostedCheck(record.id, false)).toEqual({ status: 'invalid', attemptsLeft: 1, ...FAILED });
         await store.beginHostedCheck(record.id, owner(record));
-        expect(await store.finishHostedCheck(record.id, false)).toEqual({ status: 'locked_now' });
+        expect(await store.finishHostedCheck(record.id, false)).toEqual({ status: 'locked_now', ...FAILED });
         expect(await store.beginHostedCheck(record.id, owner(record))).toEqual({ status: 'locked' });
         expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'locked' });
         expect(await store.finishHostedCheck(record.id, true)).toEqual({ status: 'locked' });
@@ -435,8 +437,8 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         const record = await created({ nextSendAt: T0, maxSends: 3 });
         await store.reserveResend(record.id, owner(record), resendInput('p1:second', true));
         expect(await store.reserveResend(record.id, owner(record, { now: T0 + 5_000 }), resendInput('p1:third', false))).toMatchObject({ status: 'ok', record: { digest: 'p1:third' } });
-        expect(await store.verify(record.id, owner(record, { now: T0 + 5_000 }), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
-        expect(await store.verify(record.id, owner(record, { now: T0 + 5_000 }), ['p1:second'])).toEqual({ status: 'invalid', attemptsLeft: 1 });
+        expect(await store.verify(record.id, owner(record, { now: T0 + 5_000 }), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
+        expect(await store.verify(record.id, owner(record, { now: T0 + 5_000 }), ['p1:second'])).toEqual({ status: 'invalid', attemptsLeft: 1, ...FAILED });
         expect(await store.verify(record.id, owner(record, { now: T0 + 5_000 }), ['p1:third'])).toMatchObject({ status: 'ok' });
       });
 
@@ -471,13 +473,13 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         expect(await store.reserveResend(expired.id, systemOwner(expired.expiresAt), resendInput('p1:x', false))).toEqual({ status: 'expired' });
         expect(await store.reserveResend(capped.id, systemOwner(T0 + 1_000), resendInput('p1:x', false))).toEqual({ status: 'exhausted', retryAfterMs: capped.expiresAt - (T0 + 1_000) });
         expect(await store.reserveResend(randomBytes(16).toString('base64url'), systemOwner(T0 + 1_000), resendInput('p1:x', false))).toEqual({ status: 'not_found' });
-        expect(await store.verify(expired.id, owner(expired, { now: expired.expiresAt - 1 }), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(expired.id, owner(expired, { now: expired.expiresAt - 1 }), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
       });
 
       it('a hosted resend (empty digest) with keepEarlier false leaves no digest', async () => {
         const record = await created({ nextSendAt: T0 });
         expect(await store.reserveResend(record.id, owner(record), resendInput('', false))).toMatchObject({ status: 'ok', record: { digest: '' } });
-        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
       });
     });
 
@@ -498,14 +500,14 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
       it('dropping the only digest leaves none: our unsent code does not verify', async () => {
         const record = await created({ digest: 'p1:right' });
         await store.recordDelivery(record.id, delivery('V1', { hostedId: 'mc=V1', dropDigest: 'p1:right' }));
-        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED, channel: 'wa' });
         expect(await take(record.id)).toMatchObject({ digest: '', hostedIds: 'mc=V1' });
       });
 
       it('discardCode takes one unsent digest out and keeps the others; a missing challenge is a no-op, never recreated', async () => {
         const record = await created({ digest: 'p1:old p1:unsent' });
         await store.discardCode(record.id, 'p1:unsent');
-        expect(await store.verify(record.id, owner(record), ['p1:unsent'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+        expect(await store.verify(record.id, owner(record), ['p1:unsent'])).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
         expect(await take(record.id)).toMatchObject({ digest: 'p1:old' });
         const last = await created({ digest: 'p1:only' });
         await store.discardCode(last.id, 'p1:only');
@@ -817,7 +819,7 @@ describe('RedisStore', () => {
       const expired = challengeRecord();
       await store.create(locked, 60_000);
       await store.create(expired, 60_000);
-      expect(await store.verify(locked.id, owner(locked), ['p1:wrong'])).toEqual({ status: 'locked_now' });
+      expect(await store.verify(locked.id, owner(locked), ['p1:wrong'])).toEqual({ status: 'locked_now', ...FAILED });
       expect(await store.verify(expired.id, owner(expired, { now: expired.expiresAt }), ['p1:wrong'])).toEqual({ status: 'expired' });
       expect(await client.hget(`${prefix}wipe:{${locked.id.slice(0, 4)}}ch:${locked.id}`, 'dig')).toBe('');
       expect(await client.hget(`${prefix}wipe:{${locked.id.slice(0, 4)}}ch:${locked.id}`, 'lck')).toBe('1');
@@ -1030,7 +1032,7 @@ describe('RedisStore on a 3-primary Redis Cluster', () => {
         switch (index % 6) {
           case 0:
             // With the subject's failure counter: a second key, in the challenge's slot.
-            expect(await own.verify(record.id, who, ['p1:wrong'], { key: `failures:${index}`, max: 5, windowMs: 60_000, now: T0 + 1_000 })).toEqual({ status: 'invalid', attemptsLeft: 2 });
+            expect(await own.verify(record.id, who, ['p1:wrong'], { key: `failures:${index}`, max: 5, windowMs: 60_000, now: T0 + 1_000 })).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
             return;
           case 1:
             expect(await own.reserveResend(record.id, who, { digest: 'p1:new', cooldownMs: 1_000, keepEarlier: true })).toMatchObject({ status: 'ok' });
@@ -1041,7 +1043,7 @@ describe('RedisStore on a 3-primary Redis Cluster', () => {
             return;
           case 3:
             expect(await own.beginHostedCheck(record.id, who)).toMatchObject({ status: 'check' });
-            expect(await own.finishHostedCheck(record.id, false)).toEqual({ status: 'invalid', attemptsLeft: 2 });
+            expect(await own.finishHostedCheck(record.id, false)).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
             return;
           case 4:
             await own.discardCode(record.id, 'p1:right');
@@ -1088,7 +1090,7 @@ describe('RedisStore on a 3-primary Redis Cluster', () => {
       const record = challengeRecord();
       await store.create(record, TTL_MS);
       await Promise.all(cluster.nodes('master').map((node) => node.script('FLUSH')));
-      expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2 });
+      expect(await store.verify(record.id, owner(record), ['p1:wrong'])).toEqual({ status: 'invalid', attemptsLeft: 2, ...FAILED });
       const more = Array.from({ length: 9 }, () => challengeRecord());
       await Promise.all(more.map((one) => store.create(one, TTL_MS)));
       expect(await store.verify(record.id, owner(record), ['p1:right'])).toMatchObject({ status: 'ok' });

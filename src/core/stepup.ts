@@ -10,7 +10,7 @@ import { newTokenId, signToken } from './tokens.js';
 import { hashTransaction, normalizeTransaction, transactionMatches } from './transaction.js';
 import { countConversion, countSend, failureLimit, lockedOut, readFailures, refuseIfLockedOut, subjectHash } from './limits.js';
 import { withTimeout } from './timeout.js';
-import { slotTagOf, type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type FailureLimit, type VerifyOutcome } from '../stores/store.js';
+import { slotTagOf, type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type FailedChallenge, type FailureLimit, type VerifyOutcome } from '../stores/store.js';
 import type {
   BeforeSendContext, ChallengeView, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, VerifyInput, VerifyResult,
 } from './types.js';
@@ -239,8 +239,8 @@ async function askApp(config: StepUpConfig, context: BeforeSendContext): Promise
   }
 }
 
-/** Events about a test number's challenge say so (they are not a real user's). */
-const testMark = (outcome: { testNumber?: boolean }) => (outcome.testNumber ? { testNumber: true } : {});
+/** Events about a wrong code name the challenge's purpose and channel, and a test number's say so (they are not a real user's). */
+const aboutFailed = ({ testNumber, purpose, channel }: FailedChallenge) => ({ ...(testNumber ? { testNumber: true } : {}), ...(purpose === undefined ? {} : { purpose }), ...(channel === undefined ? {} : { channel }) });
 
 async function verify(config: StepUpConfig, challengeId: string, code: unknown, input: VerifyInput): Promise<VerifyResult> {
   if (!input || typeof input !== 'object') throw stepUpError('invalid_request');
@@ -265,12 +265,12 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
   // Past the subject's limit of wrong codes nothing verifies, across all its challenges (R-D2).
   if (outcome.status === 'locked_out') lockedOut(config, outcome.retryAfterMs, { challengeId }, { subject: owner.subject, ip: input.ip });
   if (outcome.status === 'invalid') {
-    config.emit({ type: 'verify.failed', ...base, reason: 'invalid_code', attemptsLeft: outcome.attemptsLeft, ...testMark(outcome) });
+    config.emit({ type: 'verify.failed', ...base, reason: 'invalid_code', attemptsLeft: outcome.attemptsLeft, ...aboutFailed(outcome) });
     throw stepUpError('invalid_code', { attemptsLeft: outcome.attemptsLeft });
   }
   if (outcome.status === 'locked_now') {
-    config.emit({ type: 'verify.failed', ...base, reason: 'too_many_attempts', attemptsLeft: 0, ...testMark(outcome) });
-    config.emit({ type: 'challenge.locked', ...base, reason: 'too_many_attempts', ...testMark(outcome) });
+    config.emit({ type: 'verify.failed', ...base, reason: 'too_many_attempts', attemptsLeft: 0, ...aboutFailed(outcome) });
+    config.emit({ type: 'challenge.locked', ...base, reason: 'too_many_attempts', ...aboutFailed(outcome) });
     throw stepUpError('too_many_attempts');
   }
   if (outcome.status !== 'ok') {

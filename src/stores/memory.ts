@@ -252,7 +252,7 @@ export class MemoryStore implements ChallengeStore {
       const ends = count === 0 ? failures.now + failures.windowMs : this.#failures.get(failures.key)!.ends;
       this.#failures.set(failures.key, { count: count + 1, ends });
     }
-    const testMark = record.testNumber ? { testNumber: true } : {};
+    const testMark = { ...(record.testNumber ? { testNumber: true } : {}), purpose: record.purpose, channel: record.channel };
     if (record.attempts >= record.maxAttempts) {
       record.locked = true;
       record.digest = '';

@@ -41,16 +41,19 @@ local rest = 4 + nb
  */
 const VERIFIED = `{'ok', r.sub, r.pur, r.txn, r.chn, r.trp, r.to, r.ofa, r.tst}`;
 
-/** Counts a failure and locks at the limit; shared by the digest and the hosted paths. */
+/**
+ * Counts a failure and locks at the limit; shared by the digest and the hosted paths. The
+ * reply names the challenge's test mark, purpose and channel, for the events.
+ */
 const COUNT_FAILURE = `
 local function count_failure()
   local attempts = tonumber(r.att) + 1
   if attempts >= tonumber(r.max) then
     redis.call('HSET', KEYS[1], 'att', attempts, 'lck', '1', 'dig', '')
-    return {'locked_now', r.tst}
+    return {'locked_now', r.tst, r.pur, r.chn}
   end
   redis.call('HSET', KEYS[1], 'att', attempts)
-  return {'invalid', tostring(tonumber(r.max) - attempts), r.tst}
+  return {'invalid', tostring(tonumber(r.max) - attempts), r.tst, r.pur, r.chn}
 end
 `;
 
@@ -142,9 +145,9 @@ count_subject_failure(3, now)
 local attempts = tonumber(r.att)
 if attempts >= tonumber(r.max) then
   redis.call('HSET', KEYS[1], 'lck', '1', 'dig', '')
-  return {'locked_now', r.tst}
+  return {'locked_now', r.tst, r.pur, r.chn}
 end
-return {'invalid', tostring(tonumber(r.max) - attempts), r.tst}
+return {'invalid', tostring(tonumber(r.max) - attempts), r.tst, r.pur, r.chn}
 `;
 
 /**

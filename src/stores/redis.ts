@@ -368,15 +368,16 @@ function counterState(reply: string[]): CounterState {
 }
 
 const testMark = (flag: string | undefined) => (flag === '1' ? { testNumber: true } : {});
+const failedChallenge = (purpose: string | undefined, channel: string | undefined) => (purpose === undefined || channel === undefined ? {} : { purpose, channel });
 
 function verifyOutcome(id: string, [status, ...rest]: string[]): VerifyOutcome {
   switch (status) {
     case 'ok':
       return { status, record: parseVerified(id, rest) };
     case 'invalid':
-      return { status, attemptsLeft: Number(rest[0]), ...testMark(rest[1]) };
+      return { status, attemptsLeft: Number(rest[0]), ...testMark(rest[1]), ...failedChallenge(rest[2], rest[3]) };
     case 'locked_now':
-      return { status, ...testMark(rest[0]) };
+      return { status, ...testMark(rest[0]), ...failedChallenge(rest[1], rest[2]) };
     default:
       return refused(status, rest);
   }

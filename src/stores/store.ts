@@ -94,6 +94,14 @@ export interface FailureLimit {
   now: number;
 }
 
+/** What a wrong code's outcome tells of its challenge. A store may leave `purpose` and `channel` out. */
+export interface FailedChallenge {
+  testNumber?: boolean;
+  purpose?: string;
+  /** The channel of the last send. */
+  channel?: string;
+}
+
 /** The subject is past its limit of wrong codes; nothing was compared or counted. */
 export type LockedOut = { status: 'locked_out'; retryAfterMs: number };
 
@@ -108,10 +116,10 @@ export function verifiedPart(record: ChallengeRecord): VerifiedChallenge {
 
 export type VerifyOutcome =
   | { status: 'ok'; record: VerifiedChallenge }
-  /** `testNumber`: the challenge is for a configured test number (its events say so). */
-  | { status: 'invalid'; attemptsLeft: number; testNumber?: boolean }
+  /** `testNumber`: the challenge is for a configured test number (its events say so); `purpose` and `channel` are the challenge's, for the events. */
+  | ({ status: 'invalid'; attemptsLeft: number } & FailedChallenge)
   /** This failure used the last attempt; the challenge is locked. */
-  | { status: 'locked_now'; testNumber?: boolean }
+  | ({ status: 'locked_now' } & FailedChallenge)
   | LockedOut
   | ClosedChallenge;
 
