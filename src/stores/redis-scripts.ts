@@ -9,13 +9,11 @@
  *   fallback: no owner check, no cooldown), ARGV[3] n = number of binding hashes,
  *   ARGV[4 .. 3+n] binding hashes; the script's own arguments follow from ARGV[rest].
  */
-const OPEN_CHALLENGE = `
+function openChallenge(fields?: readonly string[]): string {
+  return `
 local now = tonumber(ARGV[1])
 local system = ARGV[2] == ''
-local flat = redis.call('HGETALL', KEYS[1])
-if #flat == 0 then return {'not_found'} end
-local r = {}
-for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end
+${loadChallenge(fields)}
 local nb = tonumber(ARGV[3])
 if not system then
   if r.sub ~= ARGV[2] then return {'not_found'} end
@@ -34,6 +32,29 @@ if now >= tonumber(r.exp) then
 end
 local rest = 4 + nb
 `;
+}
+
+/**
+ * Reads the challenge into the table `r`, or answers not_found. With `fields` (`sub` first:
+ * every challenge has one), only those, by HMGET: in Redis that costs about 12 µs where
+ * HGETALL of all 27 fields into a table costs 16, on every verify.
+ */
+function loadChallenge(fields?: readonly string[]): string {
+  if (!fields) {
+    return `local flat = redis.call('HGETALL', KEYS[1])
+if #flat == 0 then return {'not_found'} end
+local r = {}
+for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end`;
+  }
+  return `local f = redis.call('HMGET', KEYS[1], ${fields.map((name) => `'${name}'`).join(', ')})
+if not f[1] then return {'not_found'} end
+local r = {${fields.map((name, index) => `${name} = f[${index + 1}]`).join(', ')}}`;
+}
+
+const OPEN_CHALLENGE = openChallenge();
+
+/** What verify reads of a challenge: the owner, lock and expiry checks, the attempts, and the VERIFIED reply. */
+const VERIFY_FIELDS = ['sub', 'bnd', 'lck', 'exp', 'dig', 'att', 'max', 'tst', 'pur', 'txn', 'chn', 'trp', 'to', 'ofa'] as const;
 
 /**
  * A consumed challenge's reply: only what the token and the events need (a whole record
@@ -65,28 +86,26 @@ end
  * is the most the count may reach ('0': no limit, nothing counted), ARGV[at + 1] the window.
  */
 const SUBJECT_FAILURES = `
-local function failures_at(now)
+local function read_failures(at, now)
+  if tonumber(ARGV[at]) == 0 then return 0, 0 end
   local f = redis.call('HMGET', KEYS[2], 'n', 'e')
   local count, ends = tonumber(f[1]) or 0, tonumber(f[2]) or 0
   if now >= ends then count = 0 end
   return count, ends
 end
-local function locked_out(at, now)
-  local max = tonumber(ARGV[at])
-  if max == 0 then return nil end
-  local count, ends = failures_at(now)
-  if count < max then return nil end
+local function locked_out(at, now, count, ends)
+  if tonumber(ARGV[at]) == 0 or count < tonumber(ARGV[at]) then return nil end
   return {'locked_out', tostring(ends - now)}
 end
-local function count_subject_failure(at, now)
+local function count_subject_failure(at, now, count, ends)
   if tonumber(ARGV[at]) == 0 then return end
-  local count, ends = failures_at(now)
   if count == 0 then ends = now + tonumber(ARGV[at + 1]) end
   redis.call('HSET', KEYS[2], 'n', count + 1, 'e', ends)
   if redis.call('PTTL', KEYS[2]) < ends - now then redis.call('PEXPIRE', KEYS[2], ends - now) end
 end
-local function clear_failures(at)
-  if tonumber(ARGV[at]) > 0 then redis.call('HSET', KEYS[2], 'n', 0) end
+-- Only a count to clear is written: most right codes follow no wrong one.
+local function clear_failures(count)
+  if count > 0 then redis.call('HSET', KEYS[2], 'n', 0) end
 end
 `;
 
@@ -95,19 +114,20 @@ end
  * ARGV[rest + 2 ..] are candidate digests, one per live pepper. `dig` holds the live
  * digests, space-separated. A subject past its limit is refused before any compare.
  */
-export const VERIFY_SCRIPT = `${OPEN_CHALLENGE}${COUNT_FAILURE}${SUBJECT_FAILURES}
-local held = locked_out(rest, now)
+export const VERIFY_SCRIPT = `${openChallenge(VERIFY_FIELDS)}${COUNT_FAILURE}${SUBJECT_FAILURES}
+local failed, ends = read_failures(rest, now)
+local held = locked_out(rest, now, failed, ends)
 if held then return held end
 for stored in string.gmatch(r.dig, '%S+') do
   for i = rest + 2, #ARGV do
     if ARGV[i] == stored then
       redis.call('DEL', KEYS[1])
-      clear_failures(rest)
+      clear_failures(failed)
       return ${VERIFIED}
     end
   end
 end
-count_subject_failure(rest, now)
+count_subject_failure(rest, now, failed, ends)
 return count_failure()
 `;
 
@@ -117,7 +137,7 @@ return count_failure()
  * consumes on a right code or locks when the limit is reached.
  */
 export const BEGIN_HOSTED_SCRIPT = `${OPEN_CHALLENGE}${SUBJECT_FAILURES}
-local held = locked_out(rest, now)
+local held = locked_out(rest, now, read_failures(rest, now))
 if held then return held end
 local attempts = tonumber(r.att)
 if attempts >= tonumber(r.max) then return {'locked'} end
@@ -131,17 +151,15 @@ return {'check', unpack(redis.call('HGETALL', KEYS[1]))}
  */
 export const FINISH_HOSTED_SCRIPT = `${SUBJECT_FAILURES}
 local now = tonumber(ARGV[2])
-local flat = redis.call('HGETALL', KEYS[1])
-if #flat == 0 then return {'not_found'} end
-local r = {}
-for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end
+${loadChallenge(VERIFY_FIELDS)}
+local failed, ends = read_failures(3, now)
 if ARGV[1] == '1' then
   if r.lck == '1' then return {'locked'} end
   redis.call('DEL', KEYS[1])
-  clear_failures(3)
+  clear_failures(failed)
   return ${VERIFIED}
 end
-count_subject_failure(3, now)
+count_subject_failure(3, now, failed, ends)
 local attempts = tonumber(r.att)
 if attempts >= tonumber(r.max) then
   redis.call('HSET', KEYS[1], 'lck', '1', 'dig', '')
