@@ -209,8 +209,9 @@ async function conversionOf(config: StepUpConfig, country: string, rule: Resolve
  */
 export function countConversion(config: StepUpConfig, masked: string): void {
   const rule = config.limits.conversion;
+  if (!rule) return;
   const country = callingCodeOfMasked(masked);
-  if (!rule || !country) return;
+  if (!country) return;
   config.store.countHits([{ key: counterKey(config, 'verifiedIn', country), windowMs: rule.windowMs }]).catch(() => {});
 }
 

@@ -1,5 +1,6 @@
-import { createPrivateKey, createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { randomId } from './codes.js';
 import { describe, parseDuration } from './duration.js';
 import { stepUpError, type StepUpRejectionReason, type TokenErrorClass } from './errors.js';
 import type { AsymmetricAlgorithm, StepUpClaims, TokenAlgorithm, TokenOptions, VerificationKey } from './types.js';
@@ -140,7 +141,7 @@ function checkPair(signing: KeyEntry, verification: KeyEntry): void {
 }
 
 export function newTokenId(): string {
-  return randomBytes(16).toString('base64url');
+  return randomId();
 }
 
 export function signToken(config: TokenConfig, claims: StepUpClaims): string {
