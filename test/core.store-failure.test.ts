@@ -74,9 +74,12 @@ describe('R-J7 fail closed with Redis stopped', () => {
     clients.push(client);
     const harness = makeStepUp({ store: new RedisStore({ client, prefix: 'failure:' }) });
     expectUnavailable(await timed(harness.stepup.start({ subject: SUBJECT, phone: PHONE, purpose: 'payment', transaction: PAYMENT })));
-    // An id of this subject's (same pepper): only the store can tell whether it exists.
+    // Any well-formed id goes to the store, which alone can tell whether it exists: one of this
+    // subject's (same pepper), one of another's or made up (another tag), one of the earlier format.
     const { challengeId } = await startChallenge(makeStepUp());
-    expectUnavailable(await timed(harness.stepup.verify(challengeId, '123456', { subject: SUBJECT })));
+    for (const id of [challengeId, `ZZZZ${challengeId.slice(4)}`, 'A'.repeat(22)]) {
+      expectUnavailable(await timed(harness.stepup.verify(id, '123456', { subject: SUBJECT })));
+    }
     expect(harness.outbox.messages()).toHaveLength(0);
   });
 

@@ -214,7 +214,7 @@ describe('R-K randomness and key separation', () => {
     const other = (await startChallenge(harness, { subject: 'someone-else' })).challengeId;
     expect(other.slice(0, 4)).not.toBe([...ids][0]!.slice(0, 4));
     expect(SUBJECT).not.toContain([...ids][0]!.slice(0, 4));
-    expect(isChallengeId([...ids][0]!.slice(4))).toBe(false);
+    for (const malformed of [[...ids][0]!.slice(1), `${[...ids][0]!}x`, [...ids][0]!.replace(/.$/, '.')]) expect(isChallengeId(malformed)).toBe(false);
   });
 
   it('R-K4 sbh is not an HMAC of the binding under the raw pepper nor under the token secret (keys are derived separately)', async () => {

@@ -270,7 +270,7 @@ describe('WhatsAppOtpStrategy: fail', () => {
     const { agent, challengeId, code, wrong } = await passwordAndChallenge(login);
     const fail = async (body: object, via = agent) => (await via.post('/login/code/custom').send(body)).body;
 
-    expect(await fail({ challengeId: `${challengeId.slice(0, 4)}${'A'.repeat(22)}`, code })).toMatchObject({ status: 404, info: { code: 'challenge_not_found' } });
+    expect(await fail({ challengeId: 'A'.repeat(22), code })).toMatchObject({ status: 404, info: { code: 'challenge_not_found' } });
     const anonymous = request.agent(login.server);
     expect(await fail({ challengeId, code }, anonymous)).toMatchObject({ status: 401, info: { code: 'unauthenticated' } });
     for (let i = 0; i < 4; i++) await fail({ challengeId, code: wrong });

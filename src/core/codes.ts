@@ -34,7 +34,10 @@ export function challengeId(slotTag: string): string {
   return slotTag + randomId();
 }
 
-const CHALLENGE_ID = new RegExp(`^[A-Za-z0-9_-]{${SLOT_TAG_LENGTH + 22}}$`);
+// The id without its tag (22 characters, the earlier format) is well-formed too: it names no
+// challenge, but a verify of it costs the store round trip that a real one does, which the
+// "verify one that does not exist" pattern of the README's password reset relies on.
+const CHALLENGE_ID = new RegExp(`^[A-Za-z0-9_-]{22}(?:[A-Za-z0-9_-]{${SLOT_TAG_LENGTH}})?$`);
 
 export function isChallengeId(value: unknown): value is string {
   return typeof value === 'string' && CHALLENGE_ID.test(value);

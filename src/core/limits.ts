@@ -187,7 +187,7 @@ export async function countSend(config: StepUpConfig, context: SendContext, base
     counters.length === 0 ? [] : config.store.countHits(counters.map(({ key, limit }) => ({ key, windowMs: limit.windowMs }))),
     conversion ? conversionOf(config, context.country!, conversion) : undefined,
   ]);
-  refuseIfOver(config, counters.map(({ limit }, index) => ({ limit, state: states[index]! })), base, context, 'rate_limited');
+  refuseIfOver(config, counters.map(({ limit }, index) => ({ limit, state: states[index]! })), base, context);
   if (conversion && rate && rate.sent > conversion.minSends && rate.verified / rate.sent < conversion.minRate) {
     config.emit({ type: 'rate.limited', ...base, subject: context.subject || undefined, ip: context.ip, reason: 'rate_limited', limit: 'conversion' });
     throw stepUpError('rate_limited', { retryAfter: Math.max(1, Math.ceil(rate.resetInMs / 1000)) }, 'Codes cannot be sent to this country right now. Try again later.');
@@ -254,11 +254,10 @@ function refuseIfOver(
   counted: { limit: ResolvedLimit; state: CounterState }[],
   base: { challengeId?: string; purpose?: string },
   context: { subject: string; ip: string | undefined },
-  code: 'rate_limited',
 ): void {
   const over = counted.filter(({ limit, state }) => state.count > limit.max);
   if (over.length === 0) return;
-  refuse(config, over.map(({ limit }) => limit.name).join(','), Math.max(...over.map(({ state }) => state.resetInMs)), base, context, code);
+  refuse(config, over.map(({ limit }) => limit.name).join(','), Math.max(...over.map(({ state }) => state.resetInMs)), base, context, 'rate_limited');
 }
 
 /** Emits `rate.limited` for the limits named and throws `code`, retryable when the tightest window ends. */

@@ -105,9 +105,11 @@ const BOOLEAN_FIELDS = new Set<keyof ChallengeRecord>(['locked', 'testNumber']);
 
 /**
  * Challenges in Redis (standalone, Sentinel or Cluster), through ioredis. Every state
- * change is one Lua script on one key, named `<prefix>ch:{<challengeId>}` so that its
- * slot is fixed by the hash tag; one-time token ids are `<prefix>jti:{<jti>}` strings
- * set with NX. Every key has a TTL. Any Redis failure surfaces as `store_unavailable`.
+ * change is one Lua script on a challenge, `<prefix>{<tag>}ch:<challengeId>` (the tag is
+ * the id's first characters, its subject's), and for the verify steps also on the
+ * subject's failure record `<prefix>{<tag>}lim:<key>`: one hash tag, one slot. One-time
+ * token ids are `<prefix>jti:{<jti>}` strings set with NX. Every key has a TTL. Any Redis
+ * failure surfaces as `store_unavailable`.
  */
 export class RedisStore implements ChallengeStore {
   readonly #client: Redis | Cluster;
