@@ -13,6 +13,7 @@
  *   BENCH_FRAMEWORKS=koa              only these adapters
  *   BENCH_PROFILE=dir                 the server process runs with --cpu-prof into dir
  *   BENCH_LARGE=1000000               pending challenges of the scale figure
+ *   BENCH_ROUNDS=5 BENCH_SECONDS=3    rounds per figure and seconds per server in a round
  */
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHmac, createSecretKey } from 'node:crypto';
@@ -43,7 +44,10 @@ const PROFILE = process.env.BENCH_PROFILE;
 
 const settings = SMOKE
   ? { rounds: 1, runSeconds: 0.4, warmSeconds: 0.2, warmAmount: 100, connections: 16, scaleRate: 300, large: 3_000, small: 300, memoryChallenges: 100 }
-  : { rounds: 5, runSeconds: 3, warmSeconds: 1.5, warmAmount: 4_000, connections: 32, scaleRate: 1_000, large: Number(process.env.BENCH_LARGE ?? 1_000_000), small: 1_000, memoryChallenges: 5_000 };
+  : {
+    rounds: Number(process.env.BENCH_ROUNDS ?? 5), runSeconds: Number(process.env.BENCH_SECONDS ?? 3), warmSeconds: 1.5, warmAmount: 4_000, connections: 32,
+    scaleRate: 1_000, large: Number(process.env.BENCH_LARGE ?? 1_000_000), small: 1_000, memoryChallenges: 5_000,
+  };
 const wanted = (figure: string) => !ONLY || ONLY.includes(figure);
 
 // ---- the machine and its two cores ------------------------------------------------------
