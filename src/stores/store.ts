@@ -198,7 +198,7 @@ export interface ChallengeStore {
    */
   create(record: ChallengeRecord, ttlMs: number, failures?: FailureLimit): Promise<void>;
   /**
-   * Refuses while the subject is past `failures`; then compares one of `digests` with the live
+   * Refuses while the subject is at its limit of `failures`; then compares one of `digests` with the live
    * codes: consumes and clears the subject's failures on success, counts both (and maybe locks
    * the challenge) on failure. One atomic step.
    */
