@@ -67,8 +67,7 @@ export async function checkToken(config: StepUpConfig, token: unknown, input: Ch
 
 function purposeOf(config: StepUpConfig, input: CheckTokenInput): ResolvedPurpose {
   if (!input || typeof input !== 'object') throw new TypeError('checkToken needs { purpose } at least.');
-  let unknown: string | undefined;
-  for (const key of Object.keys(input)) if (!KNOWN.has(key)) unknown ??= key;
+  const unknown = Object.keys(input).find((key) => !KNOWN.has(key));
   if (unknown !== undefined) throw new TypeError(`checkToken has no option \`${unknown}\`. Known: ${KNOWN_INPUT.join(', ')}.`);
   const policy = config.purposes.get(input.purpose);
   if (!policy) throw new TypeError(`Unknown purpose ${JSON.stringify(input.purpose)}; configure it in createStepUp({ purposes }).`);

@@ -30,7 +30,7 @@ export function randomId(): string {
  * A challenge id: the slot tag of its subject (so that Redis keeps the challenge beside the
  * subject's failure counter), then 128 random bits.
  */
-export function challengeId(slotTag: string): string {
+export function newChallengeId(slotTag: string): string {
   return slotTag + randomId();
 }
 

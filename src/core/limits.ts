@@ -240,10 +240,10 @@ export function failureLimit(config: StepUpConfig, hash: string, now: number): F
   return { key: `failures:${hash}`, max: limit?.max ?? 0, windowMs: limit?.windowMs ?? 0, now };
 }
 
-/** The subject's count of wrong codes, read (not counted) before a start. */
-export async function readFailures(config: StepUpConfig, hash: string, now: number): Promise<CounterState | undefined> {
+/** The subject's count of wrong codes (its {@link failureLimit}, under the hash's slot tag), read, not counted, before a start. */
+export async function readFailures(config: StepUpConfig, hash: string, failures: FailureLimit): Promise<CounterState | undefined> {
   if (!config.limits.failures) return undefined;
-  return config.store.readFailures(slotTagOf(hash), failureLimit(config, hash, now));
+  return config.store.readFailures(slotTagOf(hash), failures);
 }
 
 /** Refuses a start while the subject is at its limit of wrong codes (R-D2). */

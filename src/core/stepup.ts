@@ -1,4 +1,4 @@
-import { challengeId as newChallengeId, digestCode, generateCode, hashBinding, isChallengeId, openSealed, safeEqual, sealText } from './codes.js';
+import { digestCode, generateCode, hashBinding, isChallengeId, newChallengeId, openSealed, safeEqual, sealText } from './codes.js';
 import { type HostedChannel, type HostedVerdict } from '../channels/channel.js';
 import { checkToken } from './check-token.js';
 import { closedByCountry, deliverCode, sealPayment, unavailableChannels } from './delivery.js';
@@ -93,11 +93,12 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   const otherFactors = (input.otherFactors ?? []).map((factor) => optionalText(factor, /^[a-z]{2,8}$/, 'otherFactors')!);
 
   const now = config.clock();
-  const subjectKey = subjectHash(config.peppers[0]!, subject);
+  const pepper = config.peppers[0]!;
+  const subjectKey = subjectHash(pepper, subject);
+  const failures = failureLimit(config, subjectKey, now);
   const id = newChallengeId(slotTagOf(subjectKey));
   const fixedCode = config.testNumbers.get(phone.e164);
   const code = fixedCode ?? generateCode(config.codeLength);
-  const pepper = config.peppers[0]!;
   const channel = config.channels[requested ?? 0]!;
   const record: ChallengeRecord = {
     id, subject, purpose: policy.name, txn, locale,
@@ -115,19 +116,19 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   const limited = { purpose: policy.name };
   // One round trip: the subject's wrong codes, the send counters (a test number sends nothing)
   // and what is known of the number. All before anything is stored or sent (R-I1, R-I9).
-  const [failures, , skip] = await Promise.all([
-    readFailures(config, subjectKey, now),
+  const [failed, , skip] = await Promise.all([
+    readFailures(config, subjectKey, failures),
     record.testNumber ? undefined : countSend(config, {
       phone: phone.e164, subject, ip: input.ip, session: record.bindingHash, country: phone.callingCode, purpose: policy.name,
     }, limited),
     record.testNumber ? new Set<string>() : unavailableChannels(config, phone.e164, phone.country),
   ]);
-  refuseIfLockedOut(config, failures, limited, { subject, ip: input.ip });
+  refuseIfLockedOut(config, failed, limited, { subject, ip: input.ip });
   if (!record.testNumber) {
     await askApp(config, { subject, purpose: policy.name, country: phone.country, to: phone.masked, ip: input.ip, challengeId: undefined, channel: input.channel });
   }
   // Stored before sending: with the store down nothing is sent (fail closed).
-  await config.store.create(record, config.codeTtlMs + EXPIRED_GRACE_MS, failureLimit(config, subjectKey, now));
+  await config.store.create(record, config.codeTtlMs + EXPIRED_GRACE_MS, failures);
   if (record.testNumber) {
     config.emit({ type: 'challenge.started', ...event, channel: channel.name, testNumber: true });
     return view(config, record, new Set());

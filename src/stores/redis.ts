@@ -189,9 +189,9 @@ export class RedisStore implements ChallengeStore {
   }
 
   async finishHostedCheck(id: string, approved: boolean, failures?: FailureLimit): Promise<VerifyOutcome> {
-    const key = this.#challengeKey(id);
+    const keys = this.#keysOf('stepupFinishHosted', id, failures);
     const now = failures?.now ?? Date.now();
-    return verifyOutcome(id, await this.#replicated(() => this.#runList('stepupFinishHosted', key, this.#failuresKey(slotTagOf(id), failures), approved ? '1' : '0', now, ...failureArguments(failures))));
+    return verifyOutcome(id, await this.#replicated(() => this.#runList('stepupFinishHosted', ...keys, approved ? '1' : '0', now, ...failureArguments(failures))));
   }
 
   async readFailures(slotTag: string, failures: FailureLimit): Promise<CounterState> {
@@ -311,9 +311,13 @@ export class RedisStore implements ChallengeStore {
     return `${this.#prefix}{fallbacks}`;
   }
 
+  /** A script's KEYS for a challenge: with the subject's failure record for the verify steps. */
+  #keysOf(name: CommandName, id: string, failures: FailureLimit | undefined): string[] {
+    return WITH_FAILURES.has(name) ? [this.#challengeKey(id), this.#failuresKey(slotTagOf(id), failures)] : [this.#challengeKey(id)];
+  }
+
   #runOwned(name: CommandName, id: string, owner: ChallengeOwner, rest: string[], failures?: FailureLimit): Promise<string[]> {
-    const keys = WITH_FAILURES.has(name) ? [this.#challengeKey(id), this.#failuresKey(slotTagOf(id), failures)] : [this.#challengeKey(id)];
-    return this.#runList(name, ...keys, owner.now, owner.subject, owner.bindingHashes.length, ...owner.bindingHashes, ...rest);
+    return this.#runList(name, ...this.#keysOf(name, id, failures), owner.now, owner.subject, owner.bindingHashes.length, ...owner.bindingHashes, ...rest);
   }
 
   /** A script whose reply is a list of strings; anything else is a store failure. */
