@@ -1,4 +1,5 @@
 export { createStepUp, type StepUp } from './core/stepup.js';
+export type { TokenCheck } from './core/check-token.js';
 export {
   StepUpError,
   StepUpRejectedError,
@@ -35,7 +36,9 @@ export type {
   StepUpClaims,
   StepUpOptions,
   TokenAlgorithm,
+  TokenFacts,
   TokenOptions,
+  TokenPolicy,
   Transaction,
   VerificationKey,
   VerifyInput,

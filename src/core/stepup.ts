@@ -1,6 +1,6 @@
 import { digestCode, generateCode, hashBinding, isChallengeId, newChallengeId, openSealed, safeEqual, sealText } from './codes.js';
 import { type HostedChannel, type HostedVerdict } from '../channels/channel.js';
-import { checkToken } from './check-token.js';
+import { checkToken, tokenCheck, type TokenCheck } from './check-token.js';
 import { closedByCountry, deliverCode, sealPayment, unavailableChannels } from './delivery.js';
 import { handleDeliveryStatus, runDueFallbacks, startFallbackWorker, type DeliveryStatusReport, type DeliveryStatusResult } from './fallback.js';
 import { stepUpError } from './errors.js';
@@ -12,7 +12,7 @@ import { countConversion, countSend, failureLimit, lockedOut, readFailures, refu
 import { withTimeout } from './timeout.js';
 import { slotTagOf, type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type FailedChallenge, type FailureLimit, type VerifyOutcome } from '../stores/store.js';
 import type {
-  BeforeSendContext, ChallengeView, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, VerifyInput, VerifyResult,
+  BeforeSendContext, ChallengeView, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, TokenPolicy, VerifyInput, VerifyResult,
 } from './types.js';
 
 /** What `createStepUp` returns: the four operations of DESIGN §3. */
@@ -25,6 +25,11 @@ export interface StepUp {
   verify(challengeId: string, code: unknown, input: VerifyInput): Promise<VerifyResult>;
   /** The guard's check of a step-up token; resolves to its claims or rejects with `step_up_required`. */
   checkToken(token: unknown, input: CheckTokenInput): Promise<StepUpClaims>;
+  /**
+   * `checkToken` for one policy, validated now: the check a guard runs on every request,
+   * given the token and the request's facts (`subject`, `transaction`, `binding`, `ip`).
+   */
+  tokenCheck(policy: TokenPolicy): TokenCheck;
   /** The policy of a configured purpose, for adapters that validate their own options. */
   purpose(name: string): Readonly<ResolvedPurpose> | undefined;
   /**
@@ -66,6 +71,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
     resend: (challengeId: string, input: ResendInput) => resend(config, challengeId, input),
     verify: (challengeId: string, code: unknown, input: VerifyInput) => verify(config, challengeId, code, input),
     checkToken: (token: unknown, input: CheckTokenInput) => checkToken(config, token, input),
+    tokenCheck: (policy: TokenPolicy) => tokenCheck(config, policy),
     purpose: (name: string) => config.purposes.get(name),
     cancel: async (challengeId: string) => {
       if (isChallengeId(challengeId)) await config.store.delete(challengeId);

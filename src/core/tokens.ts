@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } fr
 import jwt from 'jsonwebtoken';
 import { randomId } from './codes.js';
 import { describe, parseDuration } from './duration.js';
-import { stepUpError, type StepUpRejectionReason, type TokenErrorClass } from './errors.js';
+import type { StepUpRejectionReason, TokenErrorClass } from './errors.js';
 import type { AsymmetricAlgorithm, StepUpClaims, TokenAlgorithm, TokenOptions, VerificationKey } from './types.js';
 
 interface KeyEntry {
@@ -169,30 +169,32 @@ const REQUIRED_NUMBERS = ['iat', 'exp', 'auth_time'] as const;
  * presence and type of every claim. jsonwebtoken checks neither `typ` nor that `exp`
  * exists, so both are checked here. Nothing of the token is read before this passes.
  */
-export async function verifySignedToken(config: TokenConfig, token: string, nowMs: number): Promise<StepUpClaims> {
+export function verifySignedToken(config: TokenConfig, token: string, nowMs: number): StepUpClaims {
   if (token.length > 4096 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) {
     throw new TokenRejection('invalid', 'invalid_token');
   }
-  let decoded: jwt.Jwt;
-  try {
-    decoded = await new Promise<jwt.Jwt>((resolve, reject) => {
-      jwt.verify(token, (header, provide) => {
-        const entry = header.kid === undefined ? undefined : config.verification.get(header.kid);
-        // One algorithm per key: a token may not pick another (RS256 for an ES256 key, HS256 with a public key).
-        if (!entry || entry.algorithm !== header.alg) return provide(new Error('unknown key'));
-        provide(null, entry.key as unknown as jwt.Secret);
-      }, {
-        complete: true,
-        algorithms: config.algorithms,
-        issuer: config.issuer,
-        audience: config.audience,
-        clockTolerance: config.clockToleranceSec,
-        clockTimestamp: Math.floor(nowMs / 1000),
-      }, (error, result) => (error || !result ? reject(error ?? new Error('no result')) : resolve(result as unknown as jwt.Jwt)));
-    });
-  } catch (error) {
-    const expired = error instanceof jwt.TokenExpiredError;
-    throw new TokenRejection(expired ? 'expired' : 'invalid', 'invalid_token');
+  // With a key function jsonwebtoken wants a callback; it calls it before returning when the
+  // function answers at once, as this one does. Anything else leaves `decoded` unset: refused.
+  let decoded: jwt.Jwt | undefined;
+  let failure: unknown;
+  jwt.verify(token, (header, provide) => {
+    const entry = header.kid === undefined ? undefined : config.verification.get(header.kid);
+    // One algorithm per key: a token may not pick another (RS256 for an ES256 key, HS256 with a public key).
+    if (!entry || entry.algorithm !== header.alg) return provide(new Error('unknown key'));
+    provide(null, entry.key as unknown as jwt.Secret);
+  }, {
+    complete: true,
+    algorithms: config.algorithms,
+    issuer: config.issuer,
+    audience: config.audience,
+    clockTolerance: config.clockToleranceSec,
+    clockTimestamp: Math.floor(nowMs / 1000),
+  }, (error, result) => {
+    failure = error;
+    decoded = result as unknown as jwt.Jwt | undefined;
+  });
+  if (failure !== null || decoded === undefined) {
+    throw new TokenRejection(failure instanceof jwt.TokenExpiredError ? 'expired' : 'invalid', 'invalid_token');
   }
   const typ = typeof decoded.header.typ === 'string' ? decoded.header.typ.toLowerCase().replace(/^application\//, '') : '';
   if (typ !== config.type.toLowerCase()) throw new TokenRejection('invalid', 'invalid_token');
@@ -217,8 +219,4 @@ export async function verifySignedToken(config: TokenConfig, token: string, nowM
     if (claims[name] !== undefined && (typeof claims[name] !== 'string' || claims[name] === '')) throw new TokenRejection('invalid', 'invalid_token');
   }
   return claims as unknown as StepUpClaims;
-}
-
-export function tokenFailure(rejection: TokenRejection, purpose: string, maxAge: number | undefined) {
-  return stepUpError('step_up_required', { reason: rejection.reason, errorClass: rejection.errorClass, purpose, ...(maxAge === undefined ? {} : { maxAge }) });
 }

@@ -277,21 +277,28 @@ export interface VerifyResult {
   expiresIn: number;
 }
 
-export interface CheckTokenInput {
+/** What a route demands of a step-up token: fixed for the life of a guard. */
+export interface TokenPolicy {
   purpose: string;
   /** Longest accepted time since the code was verified. */
   maxAge?: Duration;
-  /** The subject of the primary session; the token's `sub` must equal it. */
-  subject?: string;
-  /** The transaction about to be executed; the token's `txn` must be its hash. */
-  transaction?: Transaction;
-  /** The session binding; the token's `sbh` must be its keyed hash. */
-  binding?: string;
   /** Consume the token's `jti` so that it passes once. Forced on for one-time purposes. */
   oneTime?: boolean;
   /** Accepted `acr` values, by exact match. */
   acrValues?: string[];
   /** Refuse tokens whose `amr` holds any of these (for example `['sms']`). */
   denyAmr?: string[];
-  ip?: string;
 }
+
+/** What one request brings to the check of its token. */
+export interface TokenFacts {
+  /** The subject of the primary session; the token's `sub` must equal it. */
+  subject?: string | undefined;
+  /** The transaction about to be executed; the token's `txn` must be its hash. */
+  transaction?: Transaction | undefined;
+  /** The session binding; the token's `sbh` must be its keyed hash. */
+  binding?: string | undefined;
+  ip?: string | undefined;
+}
+
+export interface CheckTokenInput extends TokenPolicy, TokenFacts {}

@@ -1,7 +1,7 @@
 import { parseDuration } from '../core/duration.js';
 import { isStepUpError, stepUpError, type StepUpError, type StepUpRejectionReason } from '../core/errors.js';
 import type { StepUp } from '../core/stepup.js';
-import type { CheckTokenInput, Duration, StepUpClaims, Transaction } from '../core/types.js';
+import type { Duration, StepUpClaims, TokenFacts, TokenPolicy, Transaction } from '../core/types.js';
 import { errorResponse, toHttpError, type HttpResponse, type MaybePromise } from './responses.js';
 
 /** Where the guard reads the step-up token from. Never the query string. */
@@ -72,7 +72,7 @@ const DESCRIPTIONS: Record<StepUpRejectionReason, string> = {
  * construction: a guard that cannot enforce its purpose's policy does not start.
  */
 export function createGuard<Req>(stepup: StepUp, options: GuardOptions<Req>) {
-  if (!stepup || typeof stepup.checkToken !== 'function') throw new TypeError('requireStepUp needs the service from createStepUp(...) as its first argument.');
+  if (!stepup || typeof stepup.tokenCheck !== 'function') throw new TypeError('requireStepUp needs the service from createStepUp(...) as its first argument.');
   if (!options || typeof options !== 'object') throw new TypeError("requireStepUp needs options: { purpose: 'payment', subject: (req) => req.user.id }.");
   const unknown = Object.keys(options).find((key) => !GUARD_OPTIONS.includes(key));
   if (unknown) throw new TypeError(`requireStepUp has no option \`${unknown}\`. Known: ${GUARD_OPTIONS.join(', ')}.`);
@@ -128,27 +128,29 @@ export function createGuard<Req>(stepup: StepUp, options: GuardOptions<Req>) {
     };
   };
 
-  // Fixed for the life of the guard: each request only adds its own facts to a copy.
-  const fixed: CheckTokenInput = { purpose: policy.name };
-  if (maxAge !== undefined) fixed.maxAge = maxAge;
-  if (options.oneTime !== undefined) fixed.oneTime = options.oneTime;
-  if (options.acrValues) fixed.acrValues = options.acrValues;
-  if (options.denyAmr) fixed.denyAmr = options.denyAmr;
+  // The route's policy is checked once, here; each request only brings its facts.
+  const policyInput: TokenPolicy = { purpose: policy.name };
+  if (maxAge !== undefined) policyInput.maxAge = maxAge;
+  if (options.oneTime !== undefined) policyInput.oneTime = options.oneTime;
+  if (options.acrValues) policyInput.acrValues = options.acrValues;
+  if (options.denyAmr) policyInput.denyAmr = options.denyAmr;
+  const check = stepup.tokenCheck(policyInput);
   const subjectOf = typeof options.subject === 'function' ? options.subject : undefined;
+  const { binding: bindingOf, transaction: transactionOf } = options;
 
   return async (req: Req, headers: HeaderReader, ip?: string): Promise<GuardOutcome> => {
     try {
       const token = await readToken(req, headers);
-      const input: CheckTokenInput = { ...fixed };
-      if (ip !== undefined) input.ip = ip;
+      // One shape for every request (absent facts stay undefined).
+      const facts: TokenFacts = { subject: undefined, binding: undefined, transaction: undefined, ip };
       // A missing token is refused before any app callback runs: nothing to compare yet.
       if (token !== undefined) {
         // No user on the request: no token can belong to it.
-        if (subjectOf) input.subject = (await subjectOf(req)) ?? '\u0000';
-        if (options.binding) input.binding = (await options.binding(req)) ?? '\u0000';
-        if (options.transaction) input.transaction = await options.transaction(req);
+        if (subjectOf) facts.subject = (await subjectOf(req)) ?? '\u0000';
+        if (bindingOf) facts.binding = (await bindingOf(req)) ?? '\u0000';
+        if (transactionOf) facts.transaction = await transactionOf(req);
       }
-      const claims = await stepup.checkToken(token, input);
+      const claims = await check(token, facts);
       if (options.onExecute && (await options.onExecute(claims, req)) === false) {
         return { ok: false, response: refusal(stepUpError('step_up_required', { reason: 'replayed', errorClass: 'insufficient_user_authentication' })) };
       }
