@@ -105,9 +105,10 @@ class ServerProcess {
     });
   }
 
-  async cpuMicros(): Promise<number> {
+  /** The server's CPU time so far, and the part of it in garbage collection. */
+  async cpuMicros(): Promise<{ cpu: number; gc: number }> {
     const usage = await this.ask<'cpu'>({ type: 'cpu' });
-    return usage.userMicros + usage.systemMicros;
+    return { cpu: usage.userMicros + usage.systemMicros, gc: usage.gcMicros };
   }
 
   async stop(): Promise<void> {
@@ -137,6 +138,8 @@ interface RunResult {
   non2xx: number;
   errors: number;
   serverCpu: number;
+  /** Share of the run's wall time the server spent collecting garbage. */
+  serverGc: number;
 }
 
 let nextUser = 1;
@@ -181,7 +184,7 @@ async function run(server: ServerProcess, role: Role, feed: Feed, how: { amount?
   const result = await instance;
   clearTimeout(timer);
   const elapsed = (lastAnswer - started) / 1000;
-  const serverCpu = (await server.cpuMicros()) - cpuBefore;
+  const cpuAfter = await server.cpuMicros();
   latencies.sort((a, b) => a - b);
   const quantile = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
   amount = undefined;
@@ -192,7 +195,8 @@ async function run(server: ServerProcess, role: Role, feed: Feed, how: { amount?
     requests: result['2xx'] + result.non2xx,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
-    serverCpu: serverCpu / 1e6 / elapsed,
+    serverCpu: (cpuAfter.cpu - cpuBefore.cpu) / 1e6 / elapsed,
+    serverGc: (cpuAfter.gc - cpuBefore.gc) / 1e6 / elapsed,
   };
 }
 
@@ -252,7 +256,7 @@ async function compare(
   const ours = results.get(contenders[0]!.name)!;
   const detail = contenders.map((contender) => {
     const list = results.get(contender.name)!;
-    return `${contender.name} ${list.map((r) => `${Math.round(r.rps)}/s (server CPU ${Math.round(r.serverCpu * 100)}%)`).join(', ')}`;
+    return `${contender.name} ${list.map((r) => `${Math.round(r.rps)}/s (server CPU ${Math.round(r.serverCpu * 100)}%, GC ${Math.round(r.serverGc * 100)}%)`).join(', ')}`;
   });
   console.log(`  [${since()}] ${framework} ${figure}: ${detail.join(' | ')}`);
   for (const target of targets) {

@@ -25,6 +25,7 @@ import passport from 'passport';
 import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { StepUp } from '../../src/index.js';
 import type { Channel, OutgoingMessage } from '../../src/channels/channel.js';
 import {
@@ -44,6 +45,12 @@ const { requireStepUp: expressGuard, stepUpRouter: expressRouter } = await load<
 const { requireStepUp: koaGuard, stepUpRouter: koaRouter } = await load<typeof import('../../src/koa/index.js')>('koa');
 
 const send = (message: FromServer) => process.send!(message);
+
+// Time in garbage collection, reported beside the CPU time of each run.
+let gcMillis = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMillis += entry.duration;
+}).observe({ entryTypes: ['gc'] });
 
 // ---- the service, as an app would configure it ----------------------------------------
 
@@ -370,7 +377,7 @@ process.on('message', (message: ToServer) => {
           break;
         case 'cpu': {
           const usage = process.cpuUsage();
-          send({ type: 'cpu', id: message.id, userMicros: usage.user, systemMicros: usage.system });
+          send({ type: 'cpu', id: message.id, userMicros: usage.user, systemMicros: usage.system, gcMicros: Math.round(gcMillis * 1000) });
           break;
         }
         case 'stop':

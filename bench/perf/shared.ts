@@ -35,7 +35,7 @@ export type FromServer =
   | { type: 'ready'; ports: Ports; pid: number }
   | { type: 'prepared'; id: number; items: PreparedRequest[] }
   | { type: 'counted'; id: number; trips: Record<string, { roundTrips: number; commands: number }> }
-  | { type: 'cpu'; id: number; userMicros: number; systemMicros: number }
+  | { type: 'cpu'; id: number; userMicros: number; systemMicros: number; gcMicros: number }
   | { type: 'error'; id: number; message: string };
 
 const UK_MOBILE_RANGES = ['5', '8'];
