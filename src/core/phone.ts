@@ -53,15 +53,17 @@ export function normalizePhone(input: unknown, rules: PhoneRules): NormalizedPho
   } catch {
     throw stepUpError('invalid_request', {}, 'The phone number on file is not a valid phone number.');
   }
-  if (!parsed.isValid()) {
+  // A number whose type is known is valid (libphonenumber's isValid is that same type lookup,
+  // a dozen regular expressions); only without a type is validity asked separately.
+  const type = parsed.getType();
+  if (type === undefined && !parsed.isValid()) {
     throw stepUpError('invalid_request', {}, 'The phone number on file is not a valid phone number.');
   }
   if (rules.allowCountries && (!parsed.country || !rules.allowCountries.has(parsed.country))) {
     throw stepUpError('invalid_request', {}, 'Codes cannot be sent to phone numbers of this country.');
   }
-  const type = parsed.getType() ?? 'UNKNOWN';
-  if (rules.denyTypes.has(type)) {
-    throw stepUpError('invalid_request', {}, `Codes cannot be sent to ${TYPE_WORDS[type] ?? 'numbers of this kind'}.`);
+  if (rules.denyTypes.has(type ?? 'UNKNOWN')) {
+    throw stepUpError('invalid_request', {}, `Codes cannot be sent to ${TYPE_WORDS[type ?? 'UNKNOWN'] ?? 'numbers of this kind'}.`);
   }
   return { e164: parsed.number, callingCode: parsed.countryCallingCode, country: parsed.country, masked: maskPhone(parsed.countryCallingCode, parsed.nationalNumber) };
 }
