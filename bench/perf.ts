@@ -14,6 +14,7 @@
  *   BENCH_PROFILE=dir                 the server process runs with --cpu-prof into dir
  *   BENCH_LARGE=1000000               pending challenges of the scale figure
  *   BENCH_ROUNDS=5 BENCH_SECONDS=3    rounds per figure and seconds per server in a round
+ *   BENCH_AUTOPIPELINING=0            our store's client without enableAutoPipelining (the README shows it on)
  */
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHmac, createSecretKey } from 'node:crypto';
@@ -41,6 +42,7 @@ const OUT = resolve(process.env.BENCH_OUT ?? join(here, 'results.json'));
 const ONLY = process.env.BENCH_ONLY?.split(',').map((name) => name.trim());
 const FRAMEWORKS = (process.env.BENCH_FRAMEWORKS?.split(',') ?? ['express', 'koa']) as Framework[];
 const PROFILE = process.env.BENCH_PROFILE;
+const AUTOPIPELINING = process.env.BENCH_AUTOPIPELINING !== '0';
 
 const settings = SMOKE
   ? { rounds: 1, runSeconds: 0.4, warmSeconds: 0.2, warmAmount: 100, connections: 16, scaleRate: 300, large: 3_000, small: 300, memoryChallenges: 100 }
@@ -550,6 +552,7 @@ try {
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, redis-server ${redisVersion}`;
   console.log(`whatsapp-stepup bench${SMOKE ? ' (smoke: numbers mean nothing)' : ''}: ${machine}`);
   console.log(`cores: ${cores}`);
+  console.log(`store client: the README's options, enableAutoPipelining ${AUTOPIPELINING ? 'on' : 'off (BENCH_AUTOPIPELINING=0)'}`);
   console.log(`limits: every default on; each start and each prepared challenge is for its own user, number (spread over number ranges) and IP, so none bites`);
   console.log(`rounds: ${settings.rounds} × ${settings.runSeconds} s per server, alternating, ${settings.connections} connections; ratio = median over rounds of ours / baseline`);
   for (const name of FRAMEWORKS) await framework(name, redis, client);
@@ -558,7 +561,7 @@ try {
   for (const row of rows.filter((r) => r.note)) console.log(`- ${row.figure} (${row.framework}): ${row.note}`);
   if (problems.length > 0) console.log(`\nPROBLEMS:\n${problems.map((p) => `- ${p}`).join('\n')}`);
   mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, `${JSON.stringify({ startedAt: startedAt.toISOString(), smoke: SMOKE, machine, cores, settings, rows, problems }, null, 2)}\n`);
+  writeFileSync(OUT, `${JSON.stringify({ startedAt: startedAt.toISOString(), smoke: SMOKE, machine, cores, autoPipelining: AUTOPIPELINING, settings, rows, problems }, null, 2)}\n`);
   console.log(`\nwritten: ${OUT}`);
   if (problems.length > 0) process.exitCode = 1;
 } finally {
