@@ -1,7 +1,7 @@
 // `tokenCheck(policy)` is `checkToken` with the route's policy validated once: a bad policy
 // throws at construction, and the returned check decides every token as `checkToken` does.
 import { describe, expect, it } from 'vitest';
-import { type TokenPolicy } from '../src/index.js';
+import { type TokenFacts, type TokenPolicy } from '../src/index.js';
 import { expectRefused, issueToken, makeStepUp, PAYMENT, SUBJECT } from './core.fixtures.js';
 
 describe('tokenCheck', () => {
@@ -13,6 +13,15 @@ describe('tokenCheck', () => {
     expect(() => stepup.tokenCheck({ purpose: 'payment', oneTime: false })).toThrow(/one-time: oneTime cannot be false/);
     expect(() => stepup.tokenCheck({ purpose: 'login', maxAge: 'soon' as TokenPolicy['maxAge'] })).toThrow(/maxAge/);
     expect(() => stepup.tokenCheck(undefined as unknown as TokenPolicy)).toThrow(/needs \{ purpose \}/);
+  });
+
+  it('refuses a fact it does not know (a misspelt subject would otherwise go unchecked)', async () => {
+    const harness = makeStepUp();
+    const { token } = await issueToken(harness);
+    const login = harness.stepup.tokenCheck({ purpose: 'login' });
+    await expect(login(token, { subjet: 'someone-else' } as TokenFacts)).rejects.toThrow(/has no fact `subjet`\. Known: subject, transaction, binding, ip/);
+    await expect(login(token, 'user-1' as unknown as TokenFacts)).rejects.toThrow(/takes \(token, \{ subject\?/);
+    expect(harness.events.filter((event) => event.type === 'token.accepted')).toHaveLength(0);
   });
 
   it('decides as checkToken: the subject, the purpose, a missing token, the transaction', async () => {

@@ -7,8 +7,10 @@ import { transactionMatches } from './transaction.js';
 import type { CheckTokenInput, StepUpClaims, TokenFacts, TokenPolicy } from './types.js';
 
 const POLICY_INPUT = ['purpose', 'maxAge', 'oneTime', 'acrValues', 'denyAmr'];
-const KNOWN_INPUT = [...POLICY_INPUT, 'subject', 'transaction', 'binding', 'ip'];
+const FACT_INPUT = ['subject', 'transaction', 'binding', 'ip'];
+const KNOWN_INPUT = [...POLICY_INPUT, ...FACT_INPUT];
 const POLICY = new Set(POLICY_INPUT);
+const FACTS = new Set(FACT_INPUT);
 const KNOWN = new Set(KNOWN_INPUT);
 
 /** The check of one policy, taking a token and its request's facts. */
@@ -29,7 +31,17 @@ export function checkToken(config: StepUpConfig, token: unknown, input: CheckTok
  * last so that a token refused for another reason is not burnt.
  */
 export function tokenCheck(config: StepUpConfig, policy: TokenPolicy): TokenCheck {
-  return prepare(config, policy, POLICY_INPUT, POLICY);
+  const decide = prepare(config, policy, POLICY_INPUT, POLICY);
+  return (token, facts) => {
+    // A misspelt fact would leave its check out silently (a `subjet` never compared): refused.
+    if (facts !== undefined) {
+      if (typeof facts !== 'object' || facts === null) return Promise.reject(new TypeError('A token check takes (token, { subject?, transaction?, binding?, ip? }).'));
+      for (const key in facts) {
+        if (!FACTS.has(key)) return Promise.reject(new TypeError(`A token check has no fact \`${key}\`. Known: ${FACT_INPUT.join(', ')}.`));
+      }
+    }
+    return decide(token, facts);
+  };
 }
 
 function prepare(config: StepUpConfig, input: TokenPolicy, knownNames: string[], known: ReadonlySet<string>): TokenCheck {
