@@ -9,10 +9,10 @@ describe('tokenCheck', () => {
     const { stepup } = makeStepUp();
     expect(() => stepup.tokenCheck({ purpose: 'nope' })).toThrow(/Unknown purpose "nope"; configure it in createStepUp/);
     // The request's facts are not part of a policy.
-    expect(() => stepup.tokenCheck({ purpose: 'login', subject: SUBJECT } as TokenPolicy)).toThrow(/has no option `subject`\. Known: purpose, maxAge, oneTime, acrValues, denyAmr/);
+    expect(() => stepup.tokenCheck({ purpose: 'login', subject: SUBJECT } as TokenPolicy)).toThrow(/tokenCheck has no option `subject`\. Known: purpose, maxAge, oneTime, acrValues, denyAmr/);
     expect(() => stepup.tokenCheck({ purpose: 'payment', oneTime: false })).toThrow(/one-time: oneTime cannot be false/);
     expect(() => stepup.tokenCheck({ purpose: 'login', maxAge: 'soon' as TokenPolicy['maxAge'] })).toThrow(/maxAge/);
-    expect(() => stepup.tokenCheck(undefined as unknown as TokenPolicy)).toThrow(/needs \{ purpose \}/);
+    expect(() => stepup.tokenCheck(undefined as unknown as TokenPolicy)).toThrow(/tokenCheck needs \{ purpose \}/);
   });
 
   it('refuses a fact it does not know (a misspelt subject would otherwise go unchecked)', async () => {
@@ -49,6 +49,6 @@ describe('tokenCheck', () => {
     const unknown = { purpose: 'login', sub: SUBJECT } as unknown as Parameters<typeof stepup.checkToken>[1];
     const outcome = stepup.checkToken('x', unknown);
     expect(outcome).toBeInstanceOf(Promise);
-    await expect(outcome).rejects.toThrow(/has no option `sub`\. Known: purpose, maxAge, oneTime, acrValues, denyAmr, subject, transaction, binding, ip/);
+    await expect(outcome).rejects.toThrow(/checkToken has no option `sub`\. Known: purpose, maxAge, oneTime, acrValues, denyAmr, subject, transaction, binding, ip/);
   });
 });

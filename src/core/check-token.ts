@@ -19,7 +19,7 @@ export type TokenCheck = (token: unknown, facts?: TokenFacts) => Promise<StepUpC
 /** `checkToken` of DESIGN §5: the policy and the facts in one input, validated on every call. */
 export function checkToken(config: StepUpConfig, token: unknown, input: CheckTokenInput): Promise<StepUpClaims> {
   try {
-    return prepare(config, input, KNOWN_INPUT, KNOWN)(token, input);
+    return prepare(config, input, 'checkToken', KNOWN_INPUT, KNOWN)(token, input);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -31,7 +31,7 @@ export function checkToken(config: StepUpConfig, token: unknown, input: CheckTok
  * last so that a token refused for another reason is not burnt.
  */
 export function tokenCheck(config: StepUpConfig, policy: TokenPolicy): TokenCheck {
-  const decide = prepare(config, policy, POLICY_INPUT, POLICY);
+  const decide = prepare(config, policy, 'tokenCheck', POLICY_INPUT, POLICY);
   return (token, facts) => {
     // A misspelt fact would leave its check out silently (a `subjet` never compared): refused.
     if (facts !== undefined) {
@@ -44,10 +44,10 @@ export function tokenCheck(config: StepUpConfig, policy: TokenPolicy): TokenChec
   };
 }
 
-function prepare(config: StepUpConfig, input: TokenPolicy, knownNames: string[], known: ReadonlySet<string>): TokenCheck {
-  if (!input || typeof input !== 'object') throw new TypeError('checkToken needs { purpose } at least.');
+function prepare(config: StepUpConfig, input: TokenPolicy, caller: string, knownNames: string[], known: ReadonlySet<string>): TokenCheck {
+  if (!input || typeof input !== 'object') throw new TypeError(`${caller} needs { purpose } at least.`);
   const unknown = Object.keys(input).find((key) => !known.has(key));
-  if (unknown !== undefined) throw new TypeError(`checkToken has no option \`${unknown}\`. Known: ${knownNames.join(', ')}.`);
+  if (unknown !== undefined) throw new TypeError(`${caller} has no option \`${unknown}\`. Known: ${knownNames.join(', ')}.`);
   const policy = config.purposes.get(input.purpose);
   if (!policy) throw new TypeError(`Unknown purpose ${JSON.stringify(input.purpose)}; configure it in createStepUp({ purposes }).`);
   const maxAge = input.maxAge === undefined ? undefined : parseDuration(input.maxAge, 'maxAge');

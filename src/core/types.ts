@@ -298,6 +298,7 @@ export interface TokenFacts {
   transaction?: Transaction | undefined;
   /** The session binding; the token's `sbh` must be its keyed hash. */
   binding?: string | undefined;
+  /** The client's address, for the `token.*` events. */
   ip?: string | undefined;
 }
 
