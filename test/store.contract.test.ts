@@ -967,6 +967,26 @@ describe('RedisStore', () => {
       }
     });
 
+    it('with enableAutoPipelining, the verify script goes out on its own; other commands still auto-pipeline, and no other client changes', async () => {
+      const client = new Redis(redisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false, enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['hgetall'] });
+      const bystander = new Redis(redisUrl(), { lazyConnect: true, enableAutoPipelining: true });
+      otherClients.push(client, bystander);
+      await once(client, 'ready');
+      const store = new RedisStore({ client, prefix: `${fixture.prefix}ap:` });
+      expect(client.options.autoPipeliningIgnoredCommands).toEqual(['hgetall', 'stepupVerify', 'stepupBeginHosted', 'stepupFinishHosted']);
+      // ioredis's default list is one array for all its clients: ours was a copy.
+      expect(bystander.options.autoPipeliningIgnoredCommands).toEqual([]);
+      const record = challengeRecord({ digest: 'p1:right' });
+      await store.create(record, 60_000);
+
+      const verified = store.verify(record.id, owner(record), ['p1:right']);
+      expect(client.autoPipelineQueueSize).toBe(0);
+      const other = client.get(`${fixture.prefix}ap:unrelated`);
+      expect(client.autoPipelineQueueSize).toBe(1);
+      await expect(verified).resolves.toMatchObject({ status: 'ok' });
+      await other;
+    });
+
     it("R-J4: rejects a Sentinel client created with role: 'slave'; role 'master' is accepted", () => {
       const sentinel = (role: 'master' | 'slave') => {
         const client = new Redis({ sentinels: [{ host: '127.0.0.1', port: 1 }], name: 'mymaster', role, lazyConnect: true, autoResendUnfulfilledCommands: false });
