@@ -7,6 +7,7 @@ import type {
   CounterState,
   DeliveryRecord,
   DeliveryStatus,
+  FailedChallenge,
   FailureLimit,
   HostedCheckOutcome,
   LockedOut,
@@ -252,13 +253,13 @@ export class MemoryStore implements ChallengeStore {
       const ends = count === 0 ? failures.now + failures.windowMs : this.#failures.get(failures.key)!.ends;
       this.#failures.set(failures.key, { count: count + 1, ends });
     }
-    const testMark = { ...(record.testNumber ? { testNumber: true } : {}), purpose: record.purpose, channel: record.channel };
+    const about: FailedChallenge = { ...(record.testNumber ? { testNumber: true } : {}), purpose: record.purpose, channel: record.channel };
     if (record.attempts >= record.maxAttempts) {
       record.locked = true;
       record.digest = '';
-      return { status: 'locked_now', ...testMark };
+      return { status: 'locked_now', ...about };
     }
-    return { status: 'invalid', attemptsLeft: record.maxAttempts - record.attempts, ...testMark };
+    return { status: 'invalid', attemptsLeft: record.maxAttempts - record.attempts, ...about };
   }
 
   #live<T>(map: Map<string, Entry<T>>, key: string): T | undefined {

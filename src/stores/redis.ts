@@ -67,11 +67,11 @@ const COMMANDS = {
 
 type CommandName = keyof typeof COMMANDS;
 
-/** The scripts that take a challenge and its subject's failure counter, keys of one slot. */
-const WITH_FAILURES = new Set<CommandName>(['stepupVerify', 'stepupBeginHosted', 'stepupFinishHosted']);
-
-/** The verify steps: each the only command of its operation, so nothing to batch it with. */
-const SENT_ALONE: CommandName[] = ['stepupVerify', 'stepupBeginHosted', 'stepupFinishHosted'];
+/**
+ * The verify steps. Each takes a challenge and its subject's failure counter (keys of one
+ * slot), and each is the only command of its operation: nothing to auto-pipeline it with.
+ */
+const VERIFY_STEPS = new Set<CommandName>(['stepupVerify', 'stepupBeginHosted', 'stepupFinishHosted']);
 
 /** Short hash field names: a challenge is one Redis hash. */
 const FIELDS = {
@@ -157,14 +157,14 @@ export class RedisStore implements ChallengeStore {
         'Create the ioredis client with `autoResendUnfulfilledCommands: false` (for a Cluster, in `redisOptions`): after a reconnect ioredis would otherwise run a script a second time. The store answers store_unavailable instead, and the caller may retry.',
       );
     }
-    skipAutoPipeline(client, SENT_ALONE);
+    skipAutoPipeline(client, [...VERIFY_STEPS]);
     this.#client = client;
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
     this.#wait = waitOption(waitForReplicas, timeoutMs, client);
     for (const [name, { lua }] of Object.entries(COMMANDS) as [CommandName, { lua: string }][]) {
       if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
-        client.defineCommand(name, { numberOfKeys: WITH_FAILURES.has(name) ? 2 : 1, lua });
+        client.defineCommand(name, { numberOfKeys: VERIFY_STEPS.has(name) ? 2 : 1, lua });
       }
     }
   }
@@ -317,7 +317,7 @@ export class RedisStore implements ChallengeStore {
 
   /** A script's KEYS for a challenge: with the subject's failure record for the verify steps. */
   #keysOf(name: CommandName, id: string, failures: FailureLimit | undefined): string[] {
-    return WITH_FAILURES.has(name) ? [this.#challengeKey(id), this.#failuresKey(slotTagOf(id), failures)] : [this.#challengeKey(id)];
+    return VERIFY_STEPS.has(name) ? [this.#challengeKey(id), this.#failuresKey(slotTagOf(id), failures)] : [this.#challengeKey(id)];
   }
 
   #runOwned(name: CommandName, id: string, owner: ChallengeOwner, rest: string[], failures?: FailureLimit): Promise<string[]> {
