@@ -46,7 +46,10 @@ export type {
 } from './core/types.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis.js';
+export { admitInSteps } from './stores/store.js';
 export type {
+  Admission,
+  AdmissionOutcome,
   ChallengeOwner,
   ChallengeRecord,
   ChallengeStore,
@@ -54,6 +57,7 @@ export type {
   FailedChallenge,
   FailureLimit,
   HostedCheckOutcome,
+  LimitedHit,
   LockedOut,
   ResendOutcome,
   VerifiedChallenge,

@@ -6,7 +6,7 @@
  * time: short windows there, and a real wait).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isStepUpError, OutboxChannel, RedisStore, type BeforeSendContext, type LimitsOptions, type StepUpError } from '../src/index.js';
+import { isStepUpError, MemoryStore, OutboxChannel, RedisStore, type BeforeSendContext, type ChallengeStore, type LimitsOptions, type StepUpError } from '../src/index.js';
 import { stepUpError } from '../src/core/errors.js';
 import { makeStepUp, NO_LIMITS, PHONE, redisFixture, rejection, SUBJECT, type Harness, type HarnessOptions, type RedisFixture } from './core.fixtures.js';
 
@@ -318,6 +318,43 @@ describe.each(['memory', 'redis'] as const)('limits on the %s store', (kind) => 
     const thrower = setup({}, { beforeSend: () => { throw stepUpError('rate_limited', { retryAfter: 9 }, 'Solve the CAPTCHA first.'); } });
     const error = await rejection(start(thrower, { subject: fresh('t'), phone: freshPhone() }));
     expect(error).toMatchObject({ code: 'rate_limited', retryAfter: 9, message: 'Solve the CAPTCHA first.' });
+  });
+
+  it('R-I1 R-I4 R-I5 a start refused after the store took it (beforeSend, the conversion breaker) leaves no challenge behind', async () => {
+    const base = kind === 'redis' ? redis.store : new MemoryStore();
+    const admitted: string[] = [];
+    // The store as it is, noting the challenges its admission created.
+    const store: ChallengeStore = new Proxy(base, {
+      get(target, property) {
+        if (property === 'admit') {
+          return async (...args: Parameters<ChallengeStore['admit']>) => {
+            const outcome = await target.admit(...args);
+            if (outcome.created) admitted.push(args[0].id);
+            return outcome;
+          };
+        }
+        const value = Reflect.get(target, property) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const gone = async (h: Harness, subject: string) => {
+      const id = admitted.at(-1)!;
+      expect((await rejection(h.stepup.verify(id, '123456', { subject }))).code).toBe('challenge_not_found');
+    };
+    const refusing = setup({}, { store, beforeSend: () => false });
+    const subject = fresh('refused');
+    expect((await rejection(start(refusing, { subject, phone: freshPhone() }))).code).toBe('invalid_request');
+    expect(admitted).toHaveLength(1);
+    await gone(refusing, subject);
+
+    const breaker = setup({ conversion: { minSends: 2, minRate: 0.5, window: '1h' } }, { store });
+    const chilean = () => `+569${String(10_000_000 + (Date.now() % 1_000_000) + serial++).slice(-8)}`;
+    for (let i = 0; i < 2; i++) await start(breaker, { subject: fresh('cl'), phone: chilean() });
+    const tripped = fresh('cl');
+    expect((await rejection(start(breaker, { subject: tripped, phone: chilean() }))).message).toBe('Codes cannot be sent to this country right now. Try again later.');
+    expect(admitted).toHaveLength(4);
+    await gone(breaker, tripped);
+    expect(breaker.outbox.messages()).toHaveLength(2);
   });
 
   it('limits are validated when the service is built, with a message that says how to fix it', () => {

@@ -4,7 +4,7 @@
 import { createHmac, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, OutboxChannel, type Channel, type ChallengeStore } from '../src/index.js';
+import { admitInSteps, MemoryStore, OutboxChannel, type Channel, type ChallengeStore } from '../src/index.js';
 import { isChallengeId } from '../src/core/codes.js';
 import { newTokenId } from '../src/core/tokens.js';
 import {
@@ -238,6 +238,7 @@ describe('R-K randomness and key separation', () => {
         digests.push(record.digest);
         return inner.create(record, ttl);
       },
+      admit: (record, ttl, admission) => admitInSteps(spy, record, ttl, admission),
       verify: (...args) => inner.verify(...args),
       beginHostedCheck: (...args) => inner.beginHostedCheck(...args),
       finishHostedCheck: (...args) => inner.finishHostedCheck(...args),

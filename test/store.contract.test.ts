@@ -622,6 +622,65 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
       });
     });
 
+    describe('admit: a start\'s counters, reads and facts, and the challenge only when no limit refuses it (R-I1)', () => {
+      const unique = (what: string) => `${what}:${randomBytes(8).toString('hex')}`;
+      const failureLimit = (max: number) => ({ key: unique('failures'), max, windowMs: 60_000, now: T0 + 1_000 });
+
+      it('under every limit: counts each hit, reads counters and facts, and creates the challenge', async () => {
+        const [phone, ip, read, fact] = [unique('phone'), unique('ip'), unique('verifiedIn'), unique('nowa')];
+        await store.countHits([{ key: read, windowMs: 60_000 }]);
+        await store.setFact(fact, '1', 60_000);
+        const record = challengeRecord();
+        const outcome = await store.admit(record, TTL_MS, {
+          hits: [{ key: phone, windowMs: 60_000, max: 1 }, { key: ip, windowMs: 30_000 }], reads: [read, unique('unread')], facts: [fact, unique('unknown')], failures: failureLimit(3),
+        });
+        expect(outcome).toEqual({
+          created: true,
+          failures: { count: 0, resetInMs: 0 },
+          hits: [{ count: 1, resetInMs: 60_000 }, { count: 1, resetInMs: 30_000 }],
+          reads: [{ count: 1, resetInMs: expect.any(Number) }, { count: 0, resetInMs: 0 }],
+          facts: ['1', undefined],
+        });
+        expect(await store.verify(record.id, owner(record), ['p1:right'])).toMatchObject({ status: 'ok' });
+      });
+
+      it('a hit past its max: nothing is stored, and every counter still moved', async () => {
+        const [phone, ip] = [unique('phone'), unique('ip')];
+        const admission = { hits: [{ key: phone, windowMs: 60_000, max: 1 }, { key: ip, windowMs: 60_000, max: 5 }], reads: [], facts: [], failures: failureLimit(0) };
+        expect(await store.admit(challengeRecord(), TTL_MS, admission)).toMatchObject({ created: true });
+        const refused = challengeRecord();
+        expect(await store.admit(refused, TTL_MS, admission)).toMatchObject({ created: false, hits: [{ count: 2 }, { count: 2 }] });
+        expect(await store.verify(refused.id, owner(refused), ['p1:right'])).toEqual({ status: 'not_found' });
+        expect((await store.readHits([phone, ip])).map(({ count }) => count)).toEqual([2, 2]);
+      });
+
+      it('a hit without max counts and never refuses', async () => {
+        const key = unique('sentTo');
+        for (let sends = 1; sends <= 3; sends++) {
+          expect(await store.admit(challengeRecord(), TTL_MS, { hits: [{ key, windowMs: 60_000 }], reads: [], facts: [], failures: failureLimit(0) }))
+            .toMatchObject({ created: true, hits: [{ count: sends }] });
+        }
+      });
+
+      it('a subject at its failure limit: nothing is stored, the counters still moved, and the count says how long', async () => {
+        const failures = failureLimit(2);
+        const first = await created();
+        for (let i = 0; i < 2; i++) await store.verify(first.id, owner(first), ['p1:wrong'], failures);
+        const counter = unique('subject');
+        const refused = challengeRecord({ id: first.id.slice(0, 4) + randomBytes(16).toString('base64url') });
+        const outcome = await store.admit(refused, TTL_MS, { hits: [{ key: counter, windowMs: 60_000, max: 5 }], reads: [], facts: [], failures });
+        expect(outcome).toMatchObject({ created: false, failures: { count: 2 }, hits: [{ count: 1 }] });
+        expect(outcome.failures.resetInMs).toBeGreaterThan(0);
+        expect(outcome.failures.resetInMs).toBeLessThanOrEqual(60_000);
+        expect(await store.verify(refused.id, owner(refused), ['p1:right'])).toEqual({ status: 'not_found' });
+        // Under the limit the same subject's challenge is stored, and its wrong codes count on the same record.
+        const under = challengeRecord({ id: first.id.slice(0, 4) + randomBytes(16).toString('base64url') });
+        expect(await store.admit(under, TTL_MS, { hits: [], reads: [], facts: [], failures: { ...failures, max: 3 } })).toMatchObject({ created: true, failures: { count: 2 } });
+        expect(await store.verify(under.id, owner(under), ['p1:wrong'], { ...failures, max: 3 })).toMatchObject({ status: 'invalid' });
+        expect(await store.readFailures(under.id.slice(0, 4), failures)).toMatchObject({ count: 3 });
+      });
+    });
+
     describe('due fallbacks', () => {
       // Every test starts with no due entry left by another one.
       beforeEach(async () => {
@@ -967,13 +1026,13 @@ describe('RedisStore', () => {
       }
     });
 
-    it('with enableAutoPipelining, the verify script goes out on its own; other commands still auto-pipeline, and no other client changes', async () => {
+    it('with enableAutoPipelining, the verify script (and a start\'s admission) goes out on its own; other commands still auto-pipeline, and no other client changes', async () => {
       const client = new Redis(redisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false, enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['hgetall'] });
       const bystander = new Redis(redisUrl(), { lazyConnect: true, enableAutoPipelining: true });
       otherClients.push(client, bystander);
       await once(client, 'ready');
       const store = new RedisStore({ client, prefix: `${fixture.prefix}ap:` });
-      expect(client.options.autoPipeliningIgnoredCommands).toEqual(['hgetall', 'stepupVerify', 'stepupBeginHosted', 'stepupFinishHosted']);
+      expect(client.options.autoPipeliningIgnoredCommands).toEqual(['hgetall', 'stepupVerify', 'stepupBeginHosted', 'stepupFinishHosted', 'stepupAdmit']);
       // ioredis's default list is one array for all its clients: ours was a copy.
       expect(bystander.options.autoPipeliningIgnoredCommands).toEqual([]);
       const record = challengeRecord({ digest: 'p1:right' });
@@ -1030,15 +1089,39 @@ describe('RedisStore on a 3-primary Redis Cluster', () => {
   describeStoreContract('RedisStore on Redis Cluster', () => store);
 
   describe('Cluster specifics', () => {
-    it('R-J1: every script reads and writes only keys from KEYS, never a key name built in Lua; only the verify steps take a second key (the subject\'s failures)', () => {
-      const all = Object.entries(scripts).filter(([name]) => name.endsWith('_SCRIPT'));
+    it('R-J1: every script a Cluster runs reads and writes only keys from KEYS, never a key name built in Lua; only the verify steps take a second key (the subject\'s failures)', () => {
+      // A start's admission in one script is for a standalone Redis (the test below: a Cluster never runs it).
+      const all = Object.entries(scripts).filter(([name]) => name.endsWith('_SCRIPT') && name !== 'ADMIT_SCRIPT');
       expect(all.length).toBeGreaterThanOrEqual(12);
       const twoKeys = ['VERIFY_SCRIPT', 'BEGIN_HOSTED_SCRIPT', 'FINISH_HOSTED_SCRIPT'];
       for (const [name, lua] of all) {
+        const allowed = twoKeys.includes(name) ? ['KEYS[1]', 'KEYS[2]'] : ['KEYS[1]'];
         const calls = [...lua.matchAll(/redis\.call\('(\w+)'(?:,\s*([^,)]+))?/g)];
         expect(calls.length, name).toBeGreaterThan(0);
-        for (const [call, , key] of calls) expect(twoKeys.includes(name) ? ['KEYS[1]', 'KEYS[2]'] : ['KEYS[1]'], `${name}: ${call}`).toContain(key);
+        // Shared Lua functions take their key as the parameter `key`, given from KEYS where they are called.
+        for (const [call, , key] of calls) expect([...allowed, 'key'], `${name}: ${call}`).toContain(key);
+        const helpers = [...lua.matchAll(/local function (\w+)\(key\b/g)].map(([, helper]) => helper!);
+        for (const helper of helpers) {
+          for (const [call, key] of lua.matchAll(new RegExp(`(?<!function )\\b${helper}\\(([^,)]+)`, 'g'))) expect(allowed, `${name}: ${call}`).toContain(key);
+        }
         expect(lua, name).not.toMatch(twoKeys.includes(name) ? /KEYS\[[^12]|\.\.\s*KEYS|KEYS\[\d\]\s*\.\./ : /KEYS\[[^1]|\.\.\s*KEYS|KEYS\[1\]\s*\.\./);
+      }
+    });
+
+    it('R-J1: a start\'s admission takes its steps on a Cluster (counters, reads and facts, then the challenge): the standalone script never runs there', async () => {
+      const client = await connectCluster();
+      try {
+        // Defined before the store: the store keeps a command the client already has.
+        client.defineCommand('stepupAdmit', { lua: 'return redis.error_reply("the standalone admission ran on a Cluster")' });
+        const own = new RedisStore({ client, prefix: `${prefix}steps:` });
+        const hits = Array.from({ length: 6 }, (_, index) => ({ key: `ip:10.1.0.${index}`, windowMs: 60_000, max: 1 }));
+        const record = challengeRecord();
+        const admission = { hits, reads: ['verifiedIn:34'], facts: ['nowa:x'], failures: { key: 'failures:steps', max: 3, windowMs: 60_000, now: T0 + 1_000 } };
+        expect(await own.admit(record, TTL_MS, admission)).toMatchObject({ created: true, hits: hits.map(() => ({ count: 1 })), facts: [undefined] });
+        expect(await own.admit(challengeRecord(), TTL_MS, admission)).toMatchObject({ created: false });
+        expect(await own.verify(record.id, owner(record), ['p1:right'])).toMatchObject({ status: 'ok' });
+      } finally {
+        client.disconnect();
       }
     });
 

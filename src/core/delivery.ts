@@ -31,10 +31,19 @@ export const factKeys = {
 
 /** Channels the user may still pick for this number: WhatsApp ones are out once the number is known not to have it. */
 export async function unavailableChannels(config: StepUpConfig, phone: string, country: string | undefined): Promise<Set<string>> {
+  const key = numberFactKey(config, phone);
+  return channelsClosed(config, country, key === undefined ? undefined : await config.store.getFact(key));
+}
+
+/** The store key of what is known of the number, when it matters: with a WhatsApp channel. */
+export function numberFactKey(config: StepUpConfig, phone: string): string | undefined {
+  return config.channels.some((channel) => channel.transport === 'whatsapp') ? factKeys.notOnWhatsApp(config, phone) : undefined;
+}
+
+/** {@link unavailableChannels}, given the fact read under {@link numberFactKey}. */
+export function channelsClosed(config: StepUpConfig, country: string | undefined, notOnWhatsApp: string | undefined): Set<string> {
   const closed = closedByCountry(config, country);
-  if (!config.channels.some((channel) => channel.transport === 'whatsapp')) return closed;
-  const known = await config.store.getFact(factKeys.notOnWhatsApp(config, phone));
-  if (known) for (const channel of config.channels) if (channel.transport === 'whatsapp') closed.add(channel.name);
+  if (notOnWhatsApp) for (const channel of config.channels) if (channel.transport === 'whatsapp') closed.add(channel.name);
   return closed;
 }
 

@@ -4,7 +4,7 @@ import { stepUpError } from './errors.js';
 import { callingCodeOfMasked } from './phone.js';
 import type { StepUpConfig } from './options.js';
 import type { Duration } from './types.js';
-import { slotTagOf, type CounterState, type FailureLimit } from '../stores/store.js';
+import type { CounterState, FailureLimit, LimitedHit } from '../stores/store.js';
 import type { PepperKeys } from './codes.js';
 
 /** At most `max` events per `window`, counted in fixed windows that start at the first event. */
@@ -180,35 +180,58 @@ function sendCounters(config: StepUpConfig, context: SendContext): { limit: Reso
   });
 }
 
-/**
- * Counts one send in every window that applies and refuses it (`rate_limited`, with the
- * seconds until the tightest window ends) when any of them is past its `max`. Every
- * counter moves, the refused ones too, so the counts stay an upper bound of what was
- * asked. Nothing is sent on a refusal (R-I1).
- */
-export async function countSend(config: StepUpConfig, context: SendContext, base: { challengeId?: string; purpose?: string }): Promise<void> {
-  const counters = sendCounters(config, context);
-  const conversion = config.limits.conversion && context.country ? config.limits.conversion : undefined;
-  if (counters.length === 0 && !conversion) return;
-  // The conversion counters go out with the send counters: the same round trip.
-  const [states, rate] = await Promise.all([
-    counters.length === 0 ? [] : config.store.countHits(counters.map(({ key, limit }) => ({ key, windowMs: limit.windowMs }))),
-    conversion ? conversionOf(config, context.country!, conversion) : undefined,
-  ]);
-  refuseIfOver(config, counters.map(({ limit }, index) => ({ limit, state: states[index]! })), base, context);
-  if (conversion && rate && rate.sent > conversion.minSends && rate.verified / rate.sent < conversion.minRate) {
-    config.emit({ type: 'rate.limited', ...base, subject: context.subject || undefined, ip: context.ip, reason: 'rate_limited', limit: 'conversion' });
-    throw stepUpError('rate_limited', { retryAfter: Math.max(1, Math.ceil(rate.resetInMs / 1000)) }, 'Codes cannot be sent to this country right now. Try again later.');
-  }
+/** A send's counters, for the store, and the judgement of their counts. */
+export interface SendLimits {
+  /** Counted: the send limits (each with its `max`), then the conversion breaker's sends to the country. */
+  hits: LimitedHit[];
+  /** Read: the conversion breaker's verified codes of the country. */
+  reads: string[];
+  /**
+   * Refuses the send (`rate_limited`, with the seconds until the tightest window ends)
+   * when a count passed its `max` or the country's conversion is under its rate.
+   */
+  judge(counted: readonly CounterState[], read: readonly CounterState[], base: { challengeId?: string; purpose?: string }): void;
 }
 
-/** Counts a send to the country and reads how many of its sends were verified, in this window. */
-async function conversionOf(config: StepUpConfig, country: string, rule: ResolvedConversion) {
-  const [[sent], [verified]] = await Promise.all([
-    config.store.countHits([{ key: counterKey(config, 'sentTo', country), windowMs: rule.windowMs }]),
-    config.store.readHits([counterKey(config, 'verifiedIn', country)]),
+/**
+ * What one send counts, in every window that applies. Every counter moves, the refused
+ * ones too, so the counts stay an upper bound of what was asked. Nothing is sent on a
+ * refusal (R-I1).
+ */
+export function sendLimits(config: StepUpConfig, context: SendContext): SendLimits {
+  const counters = sendCounters(config, context);
+  const conversion = config.limits.conversion && context.country ? config.limits.conversion : undefined;
+  const hits: LimitedHit[] = counters.map(({ key, limit }) => ({ key, windowMs: limit.windowMs, max: limit.max }));
+  const reads: string[] = [];
+  if (conversion) {
+    hits.push({ key: counterKey(config, 'sentTo', context.country!), windowMs: conversion.windowMs });
+    reads.push(counterKey(config, 'verifiedIn', context.country!));
+  }
+  return {
+    hits,
+    reads,
+    judge(counted, read, base) {
+      refuseIfOver(config, counters.map(({ limit }, index) => ({ limit, state: counted[index]! })), base, context);
+      if (!conversion) return;
+      const sent = counted[counters.length]!;
+      const verified = read[0]!;
+      if (sent.count > conversion.minSends && verified.count / sent.count < conversion.minRate) {
+        config.emit({ type: 'rate.limited', ...base, subject: context.subject || undefined, ip: context.ip, reason: 'rate_limited', limit: 'conversion' });
+        throw stepUpError('rate_limited', { retryAfter: Math.max(1, Math.ceil(sent.resetInMs / 1000)) }, 'Codes cannot be sent to this country right now. Try again later.');
+      }
+    },
+  };
+}
+
+/** Counts one send ({@link sendLimits}) and refuses it past a limit; for sends after a challenge's first. */
+export async function countSend(config: StepUpConfig, context: SendContext, base: { challengeId?: string; purpose?: string }): Promise<void> {
+  const limits = sendLimits(config, context);
+  if (limits.hits.length === 0) return;
+  const [counted, read] = await Promise.all([
+    config.store.countHits(limits.hits),
+    limits.reads.length === 0 ? [] : config.store.readHits(limits.reads),
   ]);
-  return { sent: sent!.count, verified: verified!.count, resetInMs: sent!.resetInMs };
+  limits.judge(counted, read, base);
 }
 
 /**
@@ -240,16 +263,10 @@ export function failureLimit(config: StepUpConfig, hash: string, now: number): F
   return { key: `failures:${hash}`, max: limit?.max ?? 0, windowMs: limit?.windowMs ?? 0, now };
 }
 
-/** The subject's count of wrong codes (its {@link failureLimit}, under the hash's slot tag), read, not counted, before a start. */
-export async function readFailures(config: StepUpConfig, hash: string, failures: FailureLimit): Promise<CounterState | undefined> {
-  if (!config.limits.failures) return undefined;
-  return config.store.readFailures(slotTagOf(hash), failures);
-}
-
 /** Refuses a start while the subject is at its limit of wrong codes (R-D2). */
-export function refuseIfLockedOut(config: StepUpConfig, state: CounterState | undefined, base: { purpose: string }, context: { subject: string; ip: string | undefined }): void {
+export function refuseIfLockedOut(config: StepUpConfig, state: CounterState, base: { purpose: string }, context: { subject: string; ip: string | undefined }): void {
   const limit = config.limits.failures;
-  if (limit && state && state.count >= limit.max) lockedOut(config, state.resetInMs, base, context);
+  if (limit && state.count >= limit.max) lockedOut(config, state.resetInMs, base, context);
 }
 
 /** `too_many_attempts` for a subject past its limit of wrong codes, with the wait until the window ends. */

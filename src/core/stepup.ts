@@ -1,14 +1,14 @@
 import { digestCode, generateCode, hashBinding, isChallengeId, newChallengeId, openSealed, safeEqual, sealText } from './codes.js';
 import { type HostedChannel, type HostedVerdict } from '../channels/channel.js';
 import { checkToken, tokenCheck, type TokenCheck } from './check-token.js';
-import { closedByCountry, deliverCode, sealPayment, unavailableChannels } from './delivery.js';
+import { channelsClosed, closedByCountry, deliverCode, numberFactKey, sealPayment, unavailableChannels } from './delivery.js';
 import { handleDeliveryStatus, runDueFallbacks, startFallbackWorker, type DeliveryStatusReport, type DeliveryStatusResult } from './fallback.js';
 import { stepUpError } from './errors.js';
 import { resolveOptions, type ResolvedPurpose, type StepUpConfig } from './options.js';
 import { normalizePhone, regionOf } from './phone.js';
 import { newTokenId, signToken } from './tokens.js';
 import { hashTransaction, normalizeTransaction, transactionMatches } from './transaction.js';
-import { countConversion, countSend, failureLimit, lockedOut, readFailures, refuseIfLockedOut, subjectHash } from './limits.js';
+import { countConversion, countSend, failureLimit, lockedOut, refuseIfLockedOut, sendLimits, subjectHash } from './limits.js';
 import { withTimeout } from './timeout.js';
 import { slotTagOf, type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type FailedChallenge, type FailureLimit, type VerifyOutcome } from '../stores/store.js';
 import type {
@@ -120,21 +120,32 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   };
   const event = { challengeId: id, subject, purpose: policy.name, to: phone.masked, country: phone.country, ip: input.ip };
   const limited = { purpose: policy.name };
-  // One round trip: the subject's wrong codes, the send counters (a test number sends nothing)
-  // and what is known of the number. All before anything is stored or sent (R-I1, R-I9).
-  const [failed, , skip] = await Promise.all([
-    readFailures(config, subjectKey, failures),
-    record.testNumber ? undefined : countSend(config, {
-      phone: phone.e164, subject, ip: input.ip, session: record.bindingHash, country: phone.callingCode, purpose: policy.name,
-    }, limited),
-    record.testNumber ? new Set<string>() : unavailableChannels(config, phone.e164, phone.country),
-  ]);
-  refuseIfLockedOut(config, failed, limited, { subject, ip: input.ip });
-  if (!record.testNumber) {
-    await askApp(config, { subject, purpose: policy.name, country: phone.country, to: phone.masked, ip: input.ip, challengeId: undefined, channel: input.channel });
+  // A test number sends nothing: no send counts, nothing to know of the number.
+  const limits = record.testNumber ? undefined : sendLimits(config, {
+    phone: phone.e164, subject, ip: input.ip, session: record.bindingHash, country: phone.callingCode, purpose: policy.name,
+  });
+  const factKey = record.testNumber ? undefined : numberFactKey(config, phone.e164);
+  // One step of the store (one round trip on a standalone Redis): the send counters, the
+  // subject's wrong codes and what is known of the number, then the challenge only if no
+  // limit refuses it (R-I1, R-I9). Stored before sending: with the store down nothing is sent.
+  const admitted = await config.store.admit(record, config.codeTtlMs + EXPIRED_GRACE_MS, {
+    hits: limits?.hits ?? [], reads: limits?.reads ?? [], facts: factKey === undefined ? [] : [factKey], failures,
+  });
+  let skip: Set<string>;
+  try {
+    limits?.judge(admitted.hits, admitted.reads, limited);
+    refuseIfLockedOut(config, admitted.failures, limited, { subject, ip: input.ip });
+    // The store refused what the limits above let pass: their views differ. Fail closed.
+    if (!admitted.created) throw stepUpError('store_unavailable', { retryAfter: 1 });
+    skip = channelsClosed(config, phone.country, admitted.facts[0]);
+    if (!record.testNumber) {
+      await askApp(config, { subject, purpose: policy.name, country: phone.country, to: phone.masked, ip: input.ip, challengeId: undefined, channel: input.channel });
+    }
+  } catch (error) {
+    // Refused after it was stored (the conversion breaker, the app's check): no code went out.
+    if (admitted.created) await config.store.delete(id).catch(() => {});
+    throw error;
   }
-  // Stored before sending: with the store down nothing is sent (fail closed).
-  await config.store.create(record, config.codeTtlMs + EXPIRED_GRACE_MS, failures);
   if (record.testNumber) {
     config.emit({ type: 'challenge.started', ...event, channel: channel.name, testNumber: true });
     return view(config, record, new Set());

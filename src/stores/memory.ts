@@ -16,7 +16,7 @@ import type {
   StatusOutcome,
   VerifyOutcome,
 } from './store.js';
-import { cooldownAfter, DUE_FALLBACKS_TTL_MS, verifiedPart } from './store.js';
+import { admitInSteps, cooldownAfter, DUE_FALLBACKS_TTL_MS, verifiedPart, type Admission, type AdmissionOutcome } from './store.js';
 
 export interface MemoryStoreOptions {
   /** Clock in milliseconds for key expiry; share the one given to `createStepUp` in tests. */
@@ -62,6 +62,10 @@ export class MemoryStore implements ChallengeStore {
   async create(record: ChallengeRecord, ttlMs: number): Promise<void> {
     this.#tick();
     this.#challenges.set(record.id, { value: { ...record }, expiresAt: this.#clock() + ttlMs });
+  }
+
+  admit(record: ChallengeRecord, ttlMs: number, admission: Admission): Promise<AdmissionOutcome> {
+    return admitInSteps(this, record, ttlMs, admission);
   }
 
   async verify(id: string, owner: ChallengeOwner, digests: string[], failures?: FailureLimit): Promise<VerifyOutcome> {

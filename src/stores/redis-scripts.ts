@@ -187,28 +187,116 @@ redis.call('HSET', KEYS[1], 'dig', digests, 'snd', sends, 'nxt', now + waits[mat
 return {'ok', unpack(redis.call('HGETALL', KEYS[1]))}
 `;
 
-/** Keeps the subject's failure record (KEYS[1]) for at least ARGV[1] ms: as long as its newest challenge. */
-export const KEEP_FAILURES_SCRIPT = `
-redis.call('HSETNX', KEYS[1], 'n', 0)
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+/** Keeps the subject's failure record for at least `ttl` ms: as long as its newest challenge. */
+const KEEP_FAILURES = `
+local function keep_failures(key, ttl)
+  redis.call('HSETNX', key, 'n', 0)
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+end
+`;
+
+/** The subject's failure count and the ms left of its window, at `now`; 0, 0 when none. */
+const READ_FAILURE_COUNT = `
+local function failure_count(key, now)
+  local f = redis.call('HMGET', key, 'n', 'e')
+  local count, ends = tonumber(f[1]) or 0, tonumber(f[2]) or 0
+  if count == 0 or now >= ends then return 0, 0 end
+  return count, ends - now
+end
+`;
+
+/** A new challenge: `ttl` ms, the field/value pairs from ARGV[from]. */
+const CREATE_CHALLENGE = `
+local function create_challenge(key, ttl, from)
+  redis.call('DEL', key)
+  redis.call('HSET', key, unpack(ARGV, from))
+  redis.call('PEXPIRE', key, ttl)
+end
+`;
+
+/**
+ * Counts one event in a fixed window of `window` ms that starts at the first event; returns
+ * the count and the milliseconds left. A key that lost its TTL gets it back (R-J11).
+ */
+const COUNT_HIT = `
+local function count_hit(key, window)
+  local count = redis.call('INCR', key)
+  local left = redis.call('PTTL', key)
+  if count == 1 or left < 0 then
+    redis.call('PEXPIRE', key, window)
+    left = window
+  end
+  return count, left
+end
+`;
+
+/** The count and the milliseconds left of a counter, without counting. */
+const READ_HIT = `
+local function read_hit(key)
+  local left = redis.call('PTTL', key)
+  if left < 0 then return '0', 0 end
+  return redis.call('GET', key) or '0', left
+end
+`;
+
+/** KEYS[1] the failure record; ARGV[1] the ms it must live. */
+export const KEEP_FAILURES_SCRIPT = `${KEEP_FAILURES}
+keep_failures(KEYS[1], tonumber(ARGV[1]))
 return 1
 `;
 
 /** The subject's failure count and the ms left of its window, at ARGV[1] now; '0', '0' when none. */
-export const READ_FAILURES_SCRIPT = `
-local f = redis.call('HMGET', KEYS[1], 'n', 'e')
-local count, ends = tonumber(f[1]) or 0, tonumber(f[2]) or 0
-local now = tonumber(ARGV[1])
-if count == 0 or now >= ends then return {'0', '0'} end
-return {tostring(count), tostring(ends - now)}
+export const READ_FAILURES_SCRIPT = `${READ_FAILURE_COUNT}
+local count, left = failure_count(KEYS[1], tonumber(ARGV[1]))
+return {tostring(count), tostring(left)}
 `;
 
 /** ARGV[1] ttl in ms, then field/value pairs. */
-export const CREATE_SCRIPT = `
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+export const CREATE_SCRIPT = `${CREATE_CHALLENGE}
+create_challenge(KEYS[1], tonumber(ARGV[1]), 2)
 return 1
+`;
+
+/**
+ * A start in one step, for a standalone Redis (its keys are of many slots). KEYS: the
+ * challenge, the subject's failure record, then h counters to count, r to read, f facts.
+ * ARGV: now, ttl, the failure limit (0: none), h, r, f, a window and a max (0: none) per
+ * counted key, then the challenge's field/value pairs. Every counter moves; the challenge
+ * is created only when no count passed its max and the subject is under its limit. Reply:
+ * '1' created or '0', the failure count and ms left, a count and ms left per counter (counted,
+ * then read), then each fact ('' for none).
+ */
+export const ADMIT_SCRIPT = `${KEEP_FAILURES}${READ_FAILURE_COUNT}${CREATE_CHALLENGE}${COUNT_HIT}${READ_HIT}
+local now, ttl, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local h, r, f = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local reply = {'0', '0', '0'}
+local admitted = true
+if limit > 0 then
+  local count, left = failure_count(KEYS[2], now)
+  reply[2], reply[3] = tostring(count), tostring(left)
+  if count >= limit then admitted = false end
+end
+for i = 1, h do
+  local max = tonumber(ARGV[6 + 2 * i])
+  local count, left = count_hit(KEYS[2 + i], tonumber(ARGV[5 + 2 * i]))
+  if max > 0 and count > max then admitted = false end
+  reply[#reply + 1] = tostring(count)
+  reply[#reply + 1] = tostring(left)
+end
+for i = 1, r do
+  local count, left = read_hit(KEYS[2 + h + i])
+  reply[#reply + 1] = count
+  reply[#reply + 1] = tostring(left)
+end
+for i = 1, f do
+  reply[#reply + 1] = redis.call('GET', KEYS[2 + h + r + i]) or ''
+end
+if admitted then
+  create_challenge(KEYS[1], ttl, 7 + 2 * h)
+  keep_failures(KEYS[2], ttl)
+  reply[1] = '1'
+end
+return reply
 `;
 
 /**
@@ -244,25 +332,16 @@ end
 return 1
 `;
 
-/**
- * Counts one event in a fixed window of ARGV[1] ms that starts at the first event; returns
- * the count and the milliseconds left. A key that lost its TTL gets it back (R-J11).
- */
-export const COUNT_HIT_SCRIPT = `
-local count = redis.call('INCR', KEYS[1])
-local left = redis.call('PTTL', KEYS[1])
-if count == 1 or left < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  left = tonumber(ARGV[1])
-end
+/** KEYS[1] a counter, ARGV[1] its window in ms: the count and the ms left. */
+export const COUNT_HIT_SCRIPT = `${COUNT_HIT}
+local count, left = count_hit(KEYS[1], tonumber(ARGV[1]))
 return {tostring(count), tostring(left)}
 `;
 
-/** The count and the milliseconds left of a counter, without counting. */
-export const READ_HIT_SCRIPT = `
-local left = redis.call('PTTL', KEYS[1])
-if left < 0 then return {'0', '0'} end
-return {redis.call('GET', KEYS[1]) or '0', tostring(left)}
+/** KEYS[1] a counter: its count and the ms left, without counting. */
+export const READ_HIT_SCRIPT = `${READ_HIT}
+local count, left = read_hit(KEYS[1])
+return {count, tostring(left)}
 `;
 
 /** Removes digest ARGV[1] from the live codes, if the challenge still exists. */

@@ -170,6 +170,59 @@ export interface CounterHit {
   windowMs: number;
 }
 
+/** A counter a start moves; with `max` (1 or more), a count past it refuses the start. */
+export interface LimitedHit extends CounterHit {
+  max?: number;
+}
+
+/**
+ * What a new challenge must pass before it is stored (R-I1): its send counters, all
+ * counted, and its subject's wrong codes. With them the store reads what the start needs
+ * to know (counters read without counting, facts).
+ */
+export interface Admission {
+  hits: LimitedHit[];
+  reads: string[];
+  facts: string[];
+  /** The subject's wrong codes: at `max` (when not 0) the challenge is not stored. */
+  failures: FailureLimit;
+}
+
+export interface AdmissionOutcome {
+  /** False when a hit passed its `max` or the subject is at its failure limit: nothing was stored. */
+  created: boolean;
+  /** In the order asked. */
+  hits: CounterState[];
+  reads: CounterState[];
+  facts: (string | undefined)[];
+  failures: CounterState;
+}
+
+const NO_COUNT: CounterState = { count: 0, resetInMs: 0 };
+
+/** Whether counted hits and the subject's failures let a challenge be stored. */
+export function admits(admission: Admission, hits: readonly CounterState[], failed: CounterState): boolean {
+  const { max } = admission.failures;
+  return (max === 0 || failed.count < max) && admission.hits.every((hit, index) => !hit.max || hits[index]!.count <= hit.max);
+}
+
+/**
+ * {@link ChallengeStore.admit} from the store's other methods: the counters, the failure
+ * count and the facts together, then the challenge. For a store that cannot do it in one step.
+ */
+export async function admitInSteps(store: ChallengeStore, record: ChallengeRecord, ttlMs: number, admission: Admission): Promise<AdmissionOutcome> {
+  const { failures } = admission;
+  const [failed, hits, reads, facts] = await Promise.all([
+    failures.max === 0 ? NO_COUNT : store.readFailures(slotTagOf(record.id), failures),
+    admission.hits.length === 0 ? [] : store.countHits(admission.hits),
+    admission.reads.length === 0 ? [] : store.readHits(admission.reads),
+    Promise.all(admission.facts.map((key) => store.getFact(key))),
+  ]);
+  const created = admits(admission, hits, failed);
+  if (created) await store.create(record, ttlMs, failures);
+  return { created, hits, reads, facts, failures: failed };
+}
+
 export interface CounterState {
   /** Events in the current window (0 when none). */
   count: number;
@@ -197,6 +250,13 @@ export interface ChallengeStore {
    * two-key script only while both keys exist).
    */
   create(record: ChallengeRecord, ttlMs: number, failures?: FailureLimit): Promise<void>;
+  /**
+   * A start's store work: counts the admission's hits, reads its counters, facts and the
+   * subject's failures, and creates the challenge (as `create` with the admission's
+   * failures) only when no hit passed its `max` and the subject is under its limit.
+   * {@link admitInSteps} does it from the other methods.
+   */
+  admit(record: ChallengeRecord, ttlMs: number, admission: Admission): Promise<AdmissionOutcome>;
   /**
    * Refuses while the subject is at its limit of `failures`; then compares one of `digests` with the live
    * codes: consumes and clears the subject's failures on success, counts both (and maybe locks
