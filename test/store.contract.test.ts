@@ -808,6 +808,24 @@ describe('RedisStore', () => {
   describeStoreContract('RedisStore', () => fixture.store);
 
   describe('RedisStore specifics', () => {
+    it('a challenge\'s hash leaves out its id (the key names it) and the fields that hold their default; every operation reads them back as the defaults', async () => {
+      const { client, prefix } = fixture;
+      const store = new RedisStore({ client, prefix: `${prefix}lean:` });
+      const hashOf = (record: ChallengeRecord) => client.hgetall(`${prefix}lean:{${record.id.slice(0, 4)}}ch:${record.id}`);
+      const fresh = challengeRecord({ txn: '', otherFactors: '', nextSendAt: T0 });
+      await store.create(fresh, TTL_MS);
+      expect(Object.keys(await hashOf(fresh)).sort()).toEqual(['chn', 'cre', 'dig', 'exp', 'loc', 'max', 'msnd', 'nxt', 'phn', 'pur', 'snd', 'sub', 'to', 'trp']);
+      expect(await store.reserveResend(fresh.id, owner(fresh), { digest: 'p1:new', cooldownMs: 1_000, keepEarlier: false }))
+        .toEqual({ status: 'ok', record: { ...fresh, digest: 'p1:new', sends: 2, nextSendAt: T0 + 2_000 } });
+
+      // The same fields, holding other values, are kept and read back.
+      const full = challengeRecord({ bindingHash: 'b1', hostedIds: 'mc=V1', attempts: 1, messageId: 'wamid.A', sentAt: T0, deliveryStatus: 'sent', sealedPayment: 'p1.x.y.z', testNumber: true, nextSendAt: T0 });
+      await store.create(full, TTL_MS);
+      expect(Object.keys(await hashOf(full))).toEqual(expect.arrayContaining(['bnd', 'txn', 'hid', 'att', 'mid', 'sat', 'dst', 'pay', 'ofa', 'tst']));
+      expect(await store.beginHostedCheck(full.id, owner(full, { bindingHashes: ['b1'] }))).toEqual({ status: 'check', record: { ...full, attempts: 2 } });
+      expect(await store.applyStatus(full.id, 'wamid.A', 'delivered')).toEqual({ status: 'applied', record: { ...full, attempts: 2 } });
+    });
+
     it('R-J11: every key it creates has a PTTL > 0 and no longer than the TTL it was given, across every operation', async () => {
       const { client, prefix } = fixture;
       const store = new RedisStore({ client, prefix: `${prefix}ttl:` });
@@ -1091,7 +1109,7 @@ describe('RedisStore on a 3-primary Redis Cluster', () => {
   describe('Cluster specifics', () => {
     it('R-J1: every script a Cluster runs reads and writes only keys from KEYS, never a key name built in Lua; only the verify steps take a second key (the subject\'s failures)', () => {
       // A start's admission in one script is for a standalone Redis (the test below: a Cluster never runs it).
-      const all = Object.entries(scripts).filter(([name]) => name.endsWith('_SCRIPT') && name !== 'ADMIT_SCRIPT');
+      const all = Object.entries(scripts).filter(([name]) => name.endsWith('_SCRIPT') && name !== 'ADMIT_SCRIPT') as [string, string][];
       expect(all.length).toBeGreaterThanOrEqual(12);
       const twoKeys = ['VERIFY_SCRIPT', 'BEGIN_HOSTED_SCRIPT', 'FINISH_HOSTED_SCRIPT'];
       for (const [name, lua] of all) {

@@ -35,6 +35,18 @@ local rest = 4 + nb
 }
 
 /**
+ * Fields a challenge leaves out of its hash while they hold their default, with that
+ * default: a new challenge has no binding, attempts, message or status yet, and most have no
+ * transaction. Left out, they cost neither Redis memory nor arguments of the create.
+ */
+export const OMITTED_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
+  bnd: '', txn: '', hid: '', att: '0', mid: '', sat: '0', dst: '', pay: '', ofa: '', tst: '0', lck: '0',
+});
+
+/** A table of the challenge read by HGETALL: a field left out reads as its default. */
+const WITH_DEFAULTS = `setmetatable(r, {__index = {${Object.entries(OMITTED_DEFAULTS).map(([name, value]) => `${name} = '${value}'`).join(', ')}}})`;
+
+/**
  * Reads the challenge into the table `r`, or answers not_found. With `fields` (`sub` first:
  * every challenge has one), only those, by HMGET: in Redis that costs about 12 µs where
  * HGETALL of all 27 fields into a table costs 16, on every verify.
@@ -44,11 +56,13 @@ function loadChallenge(fields?: readonly string[]): string {
     return `local flat = redis.call('HGETALL', KEYS[1])
 if #flat == 0 then return {'not_found'} end
 local r = {}
-for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end`;
+for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end
+${WITH_DEFAULTS}`;
   }
+  const read = (name: string, index: number) => (name in OMITTED_DEFAULTS ? `${name} = f[${index + 1}] or '${OMITTED_DEFAULTS[name]}'` : `${name} = f[${index + 1}]`);
   return `local f = redis.call('HMGET', KEYS[1], ${fields.map((name) => `'${name}'`).join(', ')})
 if not f[1] then return {'not_found'} end
-local r = {${fields.map((name, index) => `${name} = f[${index + 1}]`).join(', ')}}`;
+local r = {${fields.map(read).join(', ')}}`;
 }
 
 const OPEN_CHALLENGE = openChallenge();
@@ -361,9 +375,10 @@ local flat = redis.call('HGETALL', KEYS[1])
 if #flat == 0 then return {'gone'} end
 local r = {}
 for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end
+${WITH_DEFAULTS}
 if r.mid ~= ARGV[1] then return {'stale'} end
 local rank = { [''] = 0, sent = 1, delivered = 2, read = 3 }
-local current = r.dst or ''
+local current = r.dst
 if current == 'failed' then return {'ignored'} end
 if ARGV[2] == 'failed' then
   if rank[current] >= 2 then return {'ignored'} end

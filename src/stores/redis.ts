@@ -3,7 +3,7 @@ import type { Transport } from '../channels/channel.js';
 import { stepUpError } from '../core/errors.js';
 import { describe } from '../core/duration.js';
 import {
-  ADMIT_SCRIPT, APPLY_STATUS_SCRIPT, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, COUNT_HIT_SCRIPT, CREATE_SCRIPT, DISCARD_CODE_SCRIPT, FINISH_HOSTED_SCRIPT, KEEP_FAILURES_SCRIPT,
+  ADMIT_SCRIPT, APPLY_STATUS_SCRIPT, OMITTED_DEFAULTS, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, COUNT_HIT_SCRIPT, CREATE_SCRIPT, DISCARD_CODE_SCRIPT, FINISH_HOSTED_SCRIPT, KEEP_FAILURES_SCRIPT,
   READ_FAILURES_SCRIPT, READ_HIT_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, SCHEDULE_DUE_SCRIPT, VERIFY_SCRIPT,
 } from './redis-scripts.js';
 import { admitInSteps, DUE_FALLBACKS_TTL_MS, slotTagOf } from './store.js';
@@ -79,9 +79,8 @@ const VARIABLE_KEYS = new Set<CommandName>(['stepupAdmit']);
 /** The only command of their operation (the verify steps, a start's admission): nothing to auto-pipeline them with. */
 const ALONE = [...VERIFY_STEPS, ...VARIABLE_KEYS];
 
-/** Short hash field names: a challenge is one Redis hash. */
+/** Short hash field names: a challenge is one Redis hash (its id is in the key's name). */
 const FIELDS = {
-  id: 'id',
   subject: 'sub',
   purpose: 'pur',
   bindingHash: 'bnd',
@@ -107,7 +106,9 @@ const FIELDS = {
   otherFactors: 'ofa',
   testNumber: 'tst',
   locked: 'lck',
-} as const satisfies Record<keyof ChallengeRecord, string>;
+} as const satisfies Record<Exclude<keyof ChallengeRecord, 'id'>, string>;
+
+const FIELD_ENTRIES = Object.entries(FIELDS) as [Exclude<keyof ChallengeRecord, 'id'>, string][];
 
 const NUMBER_FIELDS = new Set<keyof ChallengeRecord>(['attempts', 'maxAttempts', 'sends', 'maxSends', 'createdAt', 'expiresAt', 'nextSendAt', 'sentAt']);
 const BOOLEAN_FIELDS = new Set<keyof ChallengeRecord>(['locked', 'testNumber']);
@@ -220,7 +221,7 @@ export class RedisStore implements ChallengeStore {
 
   async beginHostedCheck(id: string, owner: ChallengeOwner, failures?: FailureLimit): Promise<HostedCheckOutcome> {
     const [status, ...rest] = await this.#replicated(() => this.#runOwned('stepupBeginHosted', id, owner, failureArguments(failures), failures));
-    return status === 'check' ? { status, record: parseRecord(rest) } : refused(status, rest);
+    return status === 'check' ? { status, record: parseRecord(id, rest) } : refused(status, rest);
   }
 
   async finishHostedCheck(id: string, approved: boolean, failures?: FailureLimit): Promise<VerifyOutcome> {
@@ -238,7 +239,7 @@ export class RedisStore implements ChallengeStore {
     const [status, ...rest] = reply;
     switch (status) {
       case 'ok':
-        return { status, record: parseRecord(rest) };
+        return { status, record: parseRecord(id, rest) };
       case 'exhausted':
       case 'cooldown':
         return { status, retryAfterMs: Number(rest[0]) };
@@ -269,7 +270,7 @@ export class RedisStore implements ChallengeStore {
 
   async applyStatus(id: string, messageId: string, status: DeliveryStatus): Promise<StatusOutcome> {
     const [outcome, ...rest] = await this.#runList('stepupApplyStatus', this.#challengeKey(id), messageId, status);
-    if (outcome === 'applied' || outcome === 'failed') return { status: outcome, record: parseRecord(rest) };
+    if (outcome === 'applied' || outcome === 'failed') return { status: outcome, record: parseRecord(id, rest) };
     if (outcome === 'ignored' || outcome === 'stale' || outcome === 'gone') return { status: outcome };
     throw stepUpError('store_unavailable', { retryAfter: 1 });
   }
@@ -461,22 +462,23 @@ function parseVerified(id: string, [subject, purpose, txn, channel, transport, t
   return { id, subject, purpose: purpose!, txn: txn!, channel: channel!, transport: transport as Transport, to: to!, otherFactors: otherFactors!, testNumber: testNumber === '1' };
 }
 
-/** A record as the hash's field/value pairs. */
+/** A record as the hash's field/value pairs, without the fields that hold their default. */
 function challengeFields(record: ChallengeRecord): string[] {
   const fields: string[] = [];
-  for (const [property, field] of Object.entries(FIELDS) as [keyof ChallengeRecord, string][]) {
+  for (const [property, field] of FIELD_ENTRIES) {
     const value = record[property];
-    fields.push(field, typeof value === 'boolean' ? (value ? '1' : '0') : String(value));
+    const text = typeof value === 'boolean' ? (value ? '1' : '0') : String(value);
+    if (OMITTED_DEFAULTS[field] !== text) fields.push(field, text);
   }
   return fields;
 }
 
-function parseRecord(flat: string[]): ChallengeRecord {
+function parseRecord(id: string, flat: string[]): ChallengeRecord {
   const byField = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) byField.set(flat[i]!, flat[i + 1]!);
-  const record: Record<string, string | number | boolean> = {};
-  for (const [property, field] of Object.entries(FIELDS) as [keyof ChallengeRecord, string][]) {
-    const value = byField.get(field) ?? '';
+  const record: Record<string, string | number | boolean> = { id };
+  for (const [property, field] of FIELD_ENTRIES) {
+    const value = byField.get(field) ?? OMITTED_DEFAULTS[field] ?? '';
     record[property] = BOOLEAN_FIELDS.has(property) ? value === '1' : NUMBER_FIELDS.has(property) ? Number(value) : value;
   }
   return record as unknown as ChallengeRecord;
