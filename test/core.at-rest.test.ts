@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isStepUpError, OutboxChannel, type Channel, type StepUpError } from '../src/index.js';
 import {
-  hasDigitRun, issueToken, latestCode, makeStepUp, PAYMENT, PEPPER, PHONE, PHONE_NATIONAL, redisFixture, rejection, SECRET, startChallenge, SUBJECT,
+  hasDigitRun, issueToken, latestCode, makeStepUp, NO_LIMITS, PAYMENT, PEPPER, PHONE, PHONE_NATIONAL, redisFixture, rejection, SECRET, startChallenge, SUBJECT,
   type RedisFixture,
 } from './core.fixtures.js';
 
@@ -46,7 +46,8 @@ describe('R-C6 at rest', () => {
   it('R-C6 a dump of Redis during live challenges holds no code, no pepper, no phone number and no transaction detail', async () => {
     const fixture = await redisFixture('dump');
     try {
-      const harness = makeStepUp({ store: fixture.store });
+      // With the limit of wrong codes on, so that the wrong guess below writes the subject's failure record.
+      const harness = makeStepUp({ store: fixture.store, limits: { ...NO_LIMITS, failures: { max: 20, window: '24h' } } });
       const payment = await startChallenge(harness, { purpose: 'payment', binding: 'session-raw-id' });
       const login = await startChallenge(harness, { purpose: 'login' });
       harness.clock.advance(30_000);
@@ -60,7 +61,7 @@ describe('R-C6 at rest', () => {
 
       const { keys, text, hashes } = await dump(fixture);
       // Two live challenges and one jti mark, plus one message-id index per message sent (for webhooks)
-      // and the subject's failure record (a count and a window end, beside its challenges).
+      // and the subject's failure record (a count and a window end, beside its challenges, since the wrong guess).
       expect(keys.filter((key) => key.includes('}ch:') || key.includes(':jti:{')).length).toBe(3);
       expect(keys.filter((key) => key.includes(':fact:{msg:')).length).toBe(4);
       expect(keys.filter((key) => key.includes('}lim:failures:')).length).toBe(1);

@@ -201,14 +201,6 @@ redis.call('HSET', KEYS[1], 'dig', digests, 'snd', sends, 'nxt', now + waits[mat
 return {'ok', unpack(redis.call('HGETALL', KEYS[1]))}
 `;
 
-/** Keeps the subject's failure record for at least `ttl` ms: as long as its newest challenge. */
-const KEEP_FAILURES = `
-local function keep_failures(key, ttl)
-  redis.call('HSETNX', key, 'n', 0)
-  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
-end
-`;
-
 /** The subject's failure count and the ms left of its window, at `now`; 0, 0 when none. */
 const READ_FAILURE_COUNT = `
 local function failure_count(key, now)
@@ -253,9 +245,10 @@ local function read_hit(key)
 end
 `;
 
-/** KEYS[1] the failure record; ARGV[1] the ms it must live. */
-export const KEEP_FAILURES_SCRIPT = `${KEEP_FAILURES}
-keep_failures(KEYS[1], tonumber(ARGV[1]))
+/** Keeps the subject's failure record (KEYS[1]) for at least ARGV[1] ms: as long as its newest challenge. */
+export const KEEP_FAILURES_SCRIPT = `
+redis.call('HSETNX', KEYS[1], 'n', 0)
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return 1
 `;
 
@@ -274,13 +267,15 @@ return 1
 /**
  * A start in one step, for a standalone Redis (its keys are of many slots). KEYS: the
  * challenge, the subject's failure record, then h counters to count, r to read, f facts.
+ * The failure record is read, not kept alive: only a Cluster slot in migration needs it
+ * beside the challenge before the first wrong code, and a Cluster does not run this script.
  * ARGV: now, ttl, the failure limit (0: none), h, r, f, a window and a max (0: none) per
  * counted key, then the challenge's field/value pairs. Every counter moves; the challenge
  * is created only when no count passed its max and the subject is under its limit. Reply:
  * '1' created or '0', the failure count and ms left, a count and ms left per counter (counted,
  * then read), then each fact ('' for none).
  */
-export const ADMIT_SCRIPT = `${KEEP_FAILURES}${READ_FAILURE_COUNT}${CREATE_CHALLENGE}${COUNT_HIT}${READ_HIT}
+export const ADMIT_SCRIPT = `${READ_FAILURE_COUNT}${CREATE_CHALLENGE}${COUNT_HIT}${READ_HIT}
 local now, ttl, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local h, r, f = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local reply = {'0', '0', '0'}
@@ -307,7 +302,6 @@ for i = 1, f do
 end
 if admitted then
   create_challenge(KEYS[1], ttl, 7 + 2 * h)
-  keep_failures(KEYS[2], ttl)
   reply[1] = '1'
 end
 return reply

@@ -252,9 +252,9 @@ export interface ChallengeStore {
   create(record: ChallengeRecord, ttlMs: number, failures?: FailureLimit): Promise<void>;
   /**
    * A start's store work: counts the admission's hits, reads its counters, facts and the
-   * subject's failures, and creates the challenge (as `create` with the admission's
-   * failures) only when no hit passed its `max` and the subject is under its limit.
-   * {@link admitInSteps} does it from the other methods.
+   * subject's failures, and creates the challenge only when no hit passed its `max` and the
+   * subject is under its limit (keeping the failure record beside it where `create` would:
+   * on a Cluster). {@link admitInSteps} does it from the other methods.
    */
   admit(record: ChallengeRecord, ttlMs: number, admission: Admission): Promise<AdmissionOutcome>;
   /**
