@@ -382,6 +382,13 @@ describe('limit counters in Redis', () => {
       const keys = (await fixture.keys()).filter((key) => key.includes('lim:'));
       // phone, phoneDaily, subject, ip, prefix (the challenge is unbound: no session counter), failures.
       expect(keys.length).toBe(6);
+      // One keyed name per number (its two counters) and per subject (its counter and its failure record).
+      const nameOf = (kind: string) => keys.map((key) => new RegExp(`${kind}:([\\w-]{22})`).exec(key)?.[1]).find(Boolean);
+      expect(nameOf('lim:\\{phone')).toMatch(/^[\w-]{22}$/);
+      expect(nameOf('lim:\\{phone')).toBe(nameOf('phoneDaily'));
+      expect(nameOf('lim:\\{subject')).toMatch(/^[\w-]{22}$/);
+      expect(nameOf('lim:\\{subject')).toBe(nameOf('failures'));
+      expect(new Set(keys.map((key) => /:([\w-]{22})\}?$/.exec(key)?.[1])).size).toBe(4);
       for (const key of keys) {
         expect(await fixture.client.pttl(key)).toBeGreaterThan(0);
         // The subject's failures are a hash (count, window end) beside its challenges; the rest are strings.

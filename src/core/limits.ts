@@ -166,18 +166,33 @@ export interface SendContext {
   /** Calling code of the number, such as '34'. */
   country: string | undefined;
   purpose: string;
+  /** The number's {@link numberName} and the subject's {@link subjectHash}, when the caller has them already. */
+  names?: { number: string; subject: string };
 }
 
-/** The send counters a send touches, with the value each counts. */
+/**
+ * The send counters a send touches. The number's two counters (and its facts) share one
+ * keyed name, as the subject's counter shares its failure record's: one HMAC each.
+ */
 function sendCounters(config: StepUpConfig, context: SendContext): { limit: ResolvedLimit; key: string }[] {
-  const wanted: [LimitName, string | undefined][] = [
-    ['phone', context.phone], ['phoneDaily', context.phone], ['subject', context.subject], ['ip', context.ip],
-    ['session', context.session], ['prefix', context.phone.slice(0, -4)], ['country', context.country], ['purpose', context.purpose],
+  const { limits } = config;
+  const counters: { limit: ResolvedLimit; key: string }[] = [];
+  if (context.phone !== '' && (limits.phone || limits.phoneDaily)) {
+    const number = context.names?.number ?? numberName(config, context.phone);
+    if (limits.phone) counters.push({ limit: limits.phone, key: `phone:${number}` });
+    if (limits.phoneDaily) counters.push({ limit: limits.phoneDaily, key: `phoneDaily:${number}` });
+  }
+  if (limits.subject && context.subject !== '') {
+    counters.push({ limit: limits.subject, key: `subject:${context.names?.subject ?? subjectHash(config.peppers[0]!, context.subject)}` });
+  }
+  const hashed: [LimitName, string | undefined][] = [
+    ['ip', context.ip], ['session', context.session], ['prefix', context.phone.slice(0, -4)], ['country', context.country], ['purpose', context.purpose],
   ];
-  return wanted.flatMap(([name, value]) => {
-    const limit = config.limits[name];
-    return limit && value !== undefined && value !== '' ? [{ limit, key: counterKey(config, name, value) }] : [];
-  });
+  for (const [name, value] of hashed) {
+    const limit = limits[name];
+    if (limit && value !== undefined && value !== '') counters.push({ limit, key: counterKey(config, name, value) });
+  }
+  return counters;
 }
 
 /** A send's counters, for the store, and the judgement of their counts. */
@@ -246,9 +261,15 @@ export function countConversion(config: StepUpConfig, masked: string): void {
   config.store.countHits([{ key: counterKey(config, 'verifiedIn', country), windowMs: rule.windowMs }]).catch(() => {});
 }
 
+/** A keyed hash of a number (E.164): the name of its send counters and of what is known of it. */
+export function numberName(config: StepUpConfig, phone: string): string {
+  return keyedName(config.peppers[0]!, `phone:${phone}`);
+}
+
 /**
  * A keyed hash of the subject under one pepper. Its first characters are the slot tag of the
- * subject's challenges (their ids start with it); the whole names its failure counter.
+ * subject's challenges (their ids start with it); the whole names its failure counter and
+ * its send counter.
  */
 export function subjectHash(keys: PepperKeys, subject: string): string {
   return keyedName(keys, `subject:${subject}`);

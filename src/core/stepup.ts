@@ -8,7 +8,7 @@ import { resolveOptions, type ResolvedPurpose, type StepUpConfig } from './optio
 import { normalizePhone, regionOf } from './phone.js';
 import { newTokenId, signToken } from './tokens.js';
 import { hashTransaction, normalizeTransaction, transactionMatches } from './transaction.js';
-import { countConversion, countSend, failureLimit, lockedOut, refuseIfLockedOut, sendLimits, subjectHash } from './limits.js';
+import { countConversion, countSend, failureLimit, lockedOut, numberName, refuseIfLockedOut, sendLimits, subjectHash } from './limits.js';
 import { withTimeout } from './timeout.js';
 import { slotTagOf, type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type FailedChallenge, type FailureLimit, type VerifyOutcome } from '../stores/store.js';
 import type {
@@ -121,10 +121,11 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   const event = { challengeId: id, subject, purpose: policy.name, to: phone.masked, country: phone.country, ip: input.ip };
   const limited = { purpose: policy.name };
   // A test number sends nothing: no send counts, nothing to know of the number.
+  const number = record.testNumber ? '' : numberName(config, phone.e164);
   const limits = record.testNumber ? undefined : sendLimits(config, {
-    phone: phone.e164, subject, ip: input.ip, session: record.bindingHash, country: phone.callingCode, purpose: policy.name,
+    phone: phone.e164, subject, ip: input.ip, session: record.bindingHash, country: phone.callingCode, purpose: policy.name, names: { number, subject: subjectKey },
   });
-  const factKey = record.testNumber ? undefined : numberFactKey(config, phone.e164);
+  const factKey = record.testNumber ? undefined : numberFactKey(config, phone.e164, number);
   // One step of the store (one round trip on a standalone Redis): the send counters, the
   // subject's wrong codes and what is known of the number, then the challenge only if no
   // limit refuses it (R-I1, R-I9). Stored before sending: with the store down nothing is sent.
