@@ -3,8 +3,8 @@ import type { Transport } from '../channels/channel.js';
 import { stepUpError } from '../core/errors.js';
 import { describe } from '../core/duration.js';
 import {
-  ADMIT_SCRIPT, APPLY_STATUS_SCRIPT, OMITTED_DEFAULTS, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, COUNT_HIT_SCRIPT, CREATE_SCRIPT, DISCARD_CODE_SCRIPT, FINISH_HOSTED_SCRIPT, KEEP_FAILURES_SCRIPT,
-  READ_FAILURES_SCRIPT, READ_HIT_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, SCHEDULE_DUE_SCRIPT, VERIFY_SCRIPT,
+  ADMIT_SCRIPT, APPLY_STATUS_SCRIPT, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, COUNT_HIT_SCRIPT, CREATE_SCRIPT, DISCARD_CODE_SCRIPT, FINISH_HOSTED_SCRIPT, KEEP_FAILURES_SCRIPT,
+  OMITTED_DEFAULTS, READ_FAILURES_SCRIPT, READ_HIT_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, SCHEDULE_DUE_SCRIPT, VERIFY_SCRIPT,
 } from './redis-scripts.js';
 import { admitInSteps, DUE_FALLBACKS_TTL_MS, slotTagOf } from './store.js';
 import type {
@@ -188,9 +188,10 @@ export class RedisStore implements ChallengeStore {
   }
 
   /**
-   * One script on a standalone Redis (11 commands in 3 round trips became 3 in 2, with the
-   * delivery record). A Cluster spreads the counters over its slots: there the store takes
-   * the steps of {@link admitInSteps}, counters and reads in one round trip, the challenge in a second.
+   * One script on a standalone or Sentinel Redis: the counters, the reads and the challenge
+   * in one round trip. A Cluster spreads the counters over its slots, so there the store
+   * takes the steps of {@link admitInSteps}: counters and reads in one round trip, the
+   * challenge (and its user's failure record, which a migrating slot needs) in a second.
    */
   async admit(record: ChallengeRecord, ttlMs: number, admission: Admission): Promise<AdmissionOutcome> {
     if (this.#cluster) return admitInSteps(this, record, ttlMs, admission);

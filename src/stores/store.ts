@@ -201,7 +201,7 @@ export interface AdmissionOutcome {
 const NO_COUNT: CounterState = { count: 0, resetInMs: 0 };
 
 /** Whether counted hits and the subject's failures let a challenge be stored. */
-export function admits(admission: Admission, hits: readonly CounterState[], failed: CounterState): boolean {
+function admits(admission: Admission, hits: readonly CounterState[], failed: CounterState): boolean {
   const { max } = admission.failures;
   return (max === 0 || failed.count < max) && admission.hits.every((hit, index) => !hit.max || hits[index]!.count <= hit.max);
 }
