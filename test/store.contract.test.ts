@@ -529,6 +529,16 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         await store.recordDelivery(record.id, delivery('SM2', { sentAt: T0 + 9_000 }));
         expect(await take(record.id)).toMatchObject({ messageId: 'SM2', sentAt: T0 + 9_000, deliveryStatus: '' });
       });
+
+      it('with messageFact, the message\'s fact names the challenge; a challenge that is gone gets no record', async () => {
+        const record = await created();
+        const key = `msg:wamid.${randomBytes(8).toString('hex')}`;
+        await store.recordDelivery(record.id, { ...delivery('wamid.F'), messageFact: { key, ttlMs: 60_000 } });
+        expect(await store.getFact(key)).toBe(record.id);
+        expect(await take(record.id)).toMatchObject({ messageId: 'wamid.F', deliveryStatus: '' });
+        await store.recordDelivery('missing-challenge-id-001', { ...delivery('wamid.G'), messageFact: { key: `${key}x`, ttlMs: 60_000 } });
+        expect(await store.verify('missing-challenge-id-001', owner(record), ['p1:right'])).toEqual({ status: 'not_found' });
+      });
     });
 
     describe('applyStatus: forward only, failed once', () => {
@@ -1050,7 +1060,7 @@ describe('RedisStore', () => {
       otherClients.push(client, bystander);
       await once(client, 'ready');
       const store = new RedisStore({ client, prefix: `${fixture.prefix}ap:` });
-      expect(client.options.autoPipeliningIgnoredCommands).toEqual(['hgetall', 'stepupVerify', 'stepupBeginHosted', 'stepupFinishHosted', 'stepupAdmit']);
+      expect(client.options.autoPipeliningIgnoredCommands).toEqual(['hgetall', 'stepupVerify', 'stepupBeginHosted', 'stepupFinishHosted', 'stepupAdmit', 'stepupRecordSent']);
       // ioredis's default list is one array for all its clients: ours was a copy.
       expect(bystander.options.autoPipeliningIgnoredCommands).toEqual([]);
       const record = challengeRecord({ digest: 'p1:right' });
@@ -1108,8 +1118,9 @@ describe('RedisStore on a 3-primary Redis Cluster', () => {
 
   describe('Cluster specifics', () => {
     it('R-J1: every script a Cluster runs reads and writes only keys from KEYS, never a key name built in Lua; only the verify steps take a second key (the subject\'s failures)', () => {
-      // A start's admission in one script is for a standalone Redis (the test below: a Cluster never runs it).
-      const all = Object.entries(scripts).filter(([name]) => name.endsWith('_SCRIPT') && name !== 'ADMIT_SCRIPT') as [string, string][];
+      // A start's admission and a delivery record with its message fact, each in one script, are for a standalone Redis (the test below: a Cluster never runs them).
+      const standalone = ['ADMIT_SCRIPT', 'RECORD_SENT_SCRIPT'];
+      const all = Object.entries(scripts).filter(([name]) => name.endsWith('_SCRIPT') && !standalone.includes(name)) as [string, string][];
       expect(all.length).toBeGreaterThanOrEqual(12);
       const twoKeys = ['VERIFY_SCRIPT', 'BEGIN_HOSTED_SCRIPT', 'FINISH_HOSTED_SCRIPT'];
       for (const [name, lua] of all) {
@@ -1126,17 +1137,20 @@ describe('RedisStore on a 3-primary Redis Cluster', () => {
       }
     });
 
-    it('R-J1: a start\'s admission takes its steps on a Cluster (counters, reads and facts, then the challenge): the standalone script never runs there', async () => {
+    it('R-J1: a start\'s admission takes its steps on a Cluster (counters, reads and facts, then the challenge), and so does a delivery record with its message fact: the standalone scripts never run there', async () => {
       const client = await connectCluster();
       try {
         // Defined before the store: the store keeps a command the client already has.
         client.defineCommand('stepupAdmit', { lua: 'return redis.error_reply("the standalone admission ran on a Cluster")' });
+        client.defineCommand('stepupRecordSent', { numberOfKeys: 2, lua: 'return redis.error_reply("the standalone delivery record ran on a Cluster")' });
         const own = new RedisStore({ client, prefix: `${prefix}steps:` });
         const hits = Array.from({ length: 6 }, (_, index) => ({ key: `ip:10.1.0.${index}`, windowMs: 60_000, max: 1 }));
         const record = challengeRecord();
         const admission = { hits, reads: ['verifiedIn:34'], facts: ['nowa:x'], failures: { key: 'failures:steps', max: 3, windowMs: 60_000, now: T0 + 1_000 } };
         expect(await own.admit(record, TTL_MS, admission)).toMatchObject({ created: true, hits: hits.map(() => ({ count: 1 })), facts: [undefined] });
         expect(await own.admit(challengeRecord(), TTL_MS, admission)).toMatchObject({ created: false });
+        await own.recordDelivery(record.id, { channel: 'wa', transport: 'whatsapp', messageId: 'wamid.S', sentAt: T0, keepEarlier: false, messageFact: { key: 'msg:wamid.S', ttlMs: 60_000 } });
+        expect(await own.getFact('msg:wamid.S')).toBe(record.id);
         expect(await own.verify(record.id, owner(record), ['p1:right'])).toMatchObject({ status: 'ok' });
       } finally {
         client.disconnect();

@@ -90,8 +90,8 @@ export async function deliverCode(config: StepUpConfig, plan: DeliveryPlan, skip
           sentAt: now,
           ...(hosted ? { hostedId: `${channel.name}=${messageId}`, dropDigest: plan.digest } : {}),
           keepEarlier: config.keepEarlierCodes,
+          ...(messageId === '' ? {} : { messageFact: { key: factKeys.message(messageId), ttlMs: remainingMs } }),
         }),
-        messageId === '' ? undefined : config.store.setFact(factKeys.message(messageId), record.id, remainingMs),
         config.fallbackAfterMs !== undefined && !plan.explicit && hasNext(config, channel, skip) && messageId !== ''
           ? config.store.scheduleFallback(`${record.id} ${messageId}`, now + config.fallbackAfterMs)
           : undefined,

@@ -127,6 +127,7 @@ export class MemoryStore implements ChallengeStore {
   async recordDelivery(id: string, delivery: DeliveryRecord): Promise<void> {
     const record = this.#live(this.#challenges, id);
     if (!record) return;
+    if (delivery.messageFact) this.#putFact(delivery.messageFact.key, id, delivery.messageFact.ttlMs);
     Object.assign(record, { channel: delivery.channel, transport: delivery.transport, messageId: delivery.messageId, sentAt: delivery.sentAt, deliveryStatus: '' });
     if (delivery.hostedId) {
       record.digest = withoutDigest(record.digest, delivery.dropDigest);
@@ -191,6 +192,10 @@ export class MemoryStore implements ChallengeStore {
   }
 
   async setFact(key: string, value: string, ttlMs: number): Promise<void> {
+    this.#putFact(key, value, ttlMs);
+  }
+
+  #putFact(key: string, value: string, ttlMs: number): void {
     this.#tick();
     this.#facts.set(key, { value, expiresAt: this.#clock() + ttlMs });
   }

@@ -307,13 +307,6 @@ end
 return reply
 `;
 
-/**
- * ARGV: channel, transport, message id, sent at, hosted id ('' for none), digest to drop,
- * '1' to keep earlier codes. Written only while the challenge exists (never recreating it
- * without a TTL); a new message starts with no delivery status. A hosted send's code is
- * the provider's: our own unsent code is dropped, and without keep-earlier the hosted id
- * replaces every earlier one, as a new digest replaces earlier digests.
- */
 /** Takes one digest out of the challenge's live codes; shared by the delivery record and the discard. */
 const DROP_DIGEST = `
 local function drop_digest(digest)
@@ -325,18 +318,45 @@ local function drop_digest(digest)
 end
 `;
 
-export const RECORD_DELIVERY_SCRIPT = `${DROP_DIGEST}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'chn', ARGV[1], 'trp', ARGV[2], 'mid', ARGV[3], 'sat', ARGV[4], 'dst', '')
-local keep = ARGV[7] == '1'
-if ARGV[5] ~= '' then
-  drop_digest(ARGV[6])
-  local hosted = redis.call('HGET', KEYS[1], 'hid') or ''
-  if keep and hosted ~= '' then hosted = hosted .. ' ' .. ARGV[5] else hosted = ARGV[5] end
-  redis.call('HSET', KEYS[1], 'hid', hosted)
-elseif not keep then
-  redis.call('HSET', KEYS[1], 'hid', '')
+/**
+ * The message that carried the challenge's (KEYS[1]) last code. ARGV: channel, transport,
+ * message id, sent at, hosted id ('' for none), digest to drop, '1' to keep earlier codes.
+ * Written only while the challenge exists (never recreating it without a TTL): false when
+ * it is gone. A new message starts with no delivery status. A hosted send's code is the
+ * provider's: our own unsent code is dropped, and without keep-earlier the hosted id
+ * replaces every earlier one, as a new digest replaces earlier digests.
+ */
+const RECORD_DELIVERY = `${DROP_DIGEST}
+local function record_delivery()
+  if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+  redis.call('HSET', KEYS[1], 'chn', ARGV[1], 'trp', ARGV[2], 'mid', ARGV[3], 'sat', ARGV[4], 'dst', '')
+  local keep = ARGV[7] == '1'
+  if ARGV[5] ~= '' then
+    drop_digest(ARGV[6])
+    local hosted = redis.call('HGET', KEYS[1], 'hid') or ''
+    if keep and hosted ~= '' then hosted = hosted .. ' ' .. ARGV[5] else hosted = ARGV[5] end
+    redis.call('HSET', KEYS[1], 'hid', hosted)
+  elseif not keep then
+    redis.call('HSET', KEYS[1], 'hid', '')
+  end
+  return true
 end
+`;
+
+export const RECORD_DELIVERY_SCRIPT = `${RECORD_DELIVERY}
+if record_delivery() then return 1 end
+return 0
+`;
+
+/**
+ * The delivery record and the message's fact (KEYS[2], naming the message id: a webhook
+ * finds the challenge by it) in one script, for a standalone Redis (the two keys are of
+ * different slots). ARGV[1..7] as RECORD_DELIVERY, ARGV[8] the challenge id, ARGV[9] the
+ * fact's TTL in ms. Nothing is written for a challenge that is gone.
+ */
+export const RECORD_SENT_SCRIPT = `${RECORD_DELIVERY}
+if not record_delivery() then return 0 end
+redis.call('SET', KEYS[2], ARGV[8], 'PX', ARGV[9])
 return 1
 `;
 

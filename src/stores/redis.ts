@@ -4,7 +4,7 @@ import { stepUpError } from '../core/errors.js';
 import { describe } from '../core/duration.js';
 import {
   ADMIT_SCRIPT, APPLY_STATUS_SCRIPT, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, COUNT_HIT_SCRIPT, CREATE_SCRIPT, DISCARD_CODE_SCRIPT, FINISH_HOSTED_SCRIPT, KEEP_FAILURES_SCRIPT,
-  OMITTED_DEFAULTS, READ_FAILURES_SCRIPT, READ_HIT_SCRIPT, RECORD_DELIVERY_SCRIPT, RESEND_SCRIPT, SCHEDULE_DUE_SCRIPT, VERIFY_SCRIPT,
+  OMITTED_DEFAULTS, READ_FAILURES_SCRIPT, READ_HIT_SCRIPT, RECORD_DELIVERY_SCRIPT, RECORD_SENT_SCRIPT, RESEND_SCRIPT, SCHEDULE_DUE_SCRIPT, VERIFY_SCRIPT,
 } from './redis-scripts.js';
 import { admitInSteps, DUE_FALLBACKS_TTL_MS, slotTagOf } from './store.js';
 import type {
@@ -58,6 +58,7 @@ const COMMANDS = {
   stepupVerify: { lua: VERIFY_SCRIPT },
   stepupResend: { lua: RESEND_SCRIPT },
   stepupRecordDelivery: { lua: RECORD_DELIVERY_SCRIPT },
+  stepupRecordSent: { lua: RECORD_SENT_SCRIPT },
   stepupDiscardCode: { lua: DISCARD_CODE_SCRIPT },
   stepupCountHit: { lua: COUNT_HIT_SCRIPT },
   stepupReadHit: { lua: READ_HIT_SCRIPT },
@@ -76,8 +77,16 @@ const VERIFY_STEPS = new Set<CommandName>(['stepupVerify', 'stepupBeginHosted', 
 /** Its caller gives the number of keys: a start counts as many counters as its limits name. */
 const VARIABLE_KEYS = new Set<CommandName>(['stepupAdmit']);
 
-/** The only command of their operation (the verify steps, a start's admission): nothing to auto-pipeline them with. */
-const ALONE = [...VERIFY_STEPS, ...VARIABLE_KEYS];
+/** For a standalone Redis only: their keys are of many slots. */
+const STANDALONE = new Set<CommandName>(['stepupAdmit', 'stepupRecordSent']);
+
+/** The only command of their step (the verify steps, a start's admission, a delivery record): nothing to auto-pipeline them with. */
+const ALONE = [...VERIFY_STEPS, ...STANDALONE];
+
+function keyCount(name: CommandName): number | undefined {
+  if (VARIABLE_KEYS.has(name)) return undefined;
+  return VERIFY_STEPS.has(name) || name === 'stepupRecordSent' ? 2 : 1;
+}
 
 /** Short hash field names: a challenge is one Redis hash (its id is in the key's name). */
 const FIELDS = {
@@ -173,7 +182,8 @@ export class RedisStore implements ChallengeStore {
     this.#wait = waitOption(waitForReplicas, timeoutMs, client);
     for (const [name, { lua }] of Object.entries(COMMANDS) as [CommandName, { lua: string }][]) {
       if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
-        client.defineCommand(name, VARIABLE_KEYS.has(name) ? { lua } : { numberOfKeys: VERIFY_STEPS.has(name) ? 2 : 1, lua });
+        const numberOfKeys = keyCount(name);
+        client.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
       }
     }
   }
@@ -250,10 +260,16 @@ export class RedisStore implements ChallengeStore {
   }
 
   async recordDelivery(id: string, delivery: DeliveryRecord): Promise<void> {
-    await this.#run(
-      'stepupRecordDelivery', this.#challengeKey(id), delivery.channel, delivery.transport, delivery.messageId, delivery.sentAt,
-      delivery.hostedId ?? '', delivery.dropDigest ?? '', delivery.keepEarlier ? '1' : '0',
-    );
+    const record = [
+      delivery.channel, delivery.transport, delivery.messageId, delivery.sentAt, delivery.hostedId ?? '', delivery.dropDigest ?? '', delivery.keepEarlier ? '1' : '0',
+    ];
+    const fact = delivery.messageFact;
+    if (fact && !this.#cluster) {
+      await this.#run('stepupRecordSent', this.#challengeKey(id), this.#factKey(fact.key), ...record, id, Math.max(1, Math.ceil(fact.ttlMs)));
+      return;
+    }
+    // A Cluster keeps the fact on its own slot: two commands, one round trip.
+    await Promise.all([this.#run('stepupRecordDelivery', this.#challengeKey(id), ...record), fact && this.setFact(fact.key, id, fact.ttlMs)]);
   }
 
   // One script per counter (each key is its own Cluster slot); issued together, they share one round trip.

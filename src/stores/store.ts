@@ -154,6 +154,12 @@ export interface DeliveryRecord {
   dropDigest?: string;
   /** Keep earlier hosted ids valid beside this one (otherwise this send's code replaces them). */
   keepEarlier: boolean;
+  /**
+   * The message's fact, written with the record: `key` names the message id, the value is
+   * the challenge id, so that a webhook finds the challenge. Only while the challenge exists
+   * (a store may still write it when the challenge is gone: it then names nothing).
+   */
+  messageFact?: { key: string; ttlMs: number };
 }
 
 export type DeliveryStatus = 'sent' | 'delivered' | 'read' | 'failed';
