@@ -25,8 +25,8 @@ export interface DeliveryPlan {
 /** Facts kept in the store, under keys that hold no number in clear (R-J12). */
 export const factKeys = {
   message: (messageId: string) => `msg:${messageId}`,
-  /** `number`: the number's {@link numberName}. */
-  notOnWhatsApp: (number: string) => `nowa:${number}`,
+  /** Under the number's {@link numberName}; `number` when the caller has it already. */
+  notOnWhatsApp: (config: StepUpConfig, phone: string, number = numberName(config, phone)) => `nowa:${number}`,
 };
 
 /** Channels the user may still pick for this number: WhatsApp ones are out once the number is known not to have it. */
@@ -37,7 +37,7 @@ export async function unavailableChannels(config: StepUpConfig, phone: string, c
 
 /** The store key of what is known of the number, when it matters: with a WhatsApp channel. */
 export function numberFactKey(config: StepUpConfig, phone: string, number?: string): string | undefined {
-  return config.channels.some((channel) => channel.transport === 'whatsapp') ? factKeys.notOnWhatsApp(number ?? numberName(config, phone)) : undefined;
+  return config.channels.some((channel) => channel.transport === 'whatsapp') ? factKeys.notOnWhatsApp(config, phone, number) : undefined;
 }
 
 /** {@link unavailableChannels}, given the fact read under {@link numberFactKey}. */
@@ -107,7 +107,7 @@ export async function deliverCode(config: StepUpConfig, plan: DeliveryPlan, skip
         config.log.error({ channel: channel.name, reason: 'channel_misconfigured' }, `channel '${channel.name}' is misconfigured: ${(error as Error).message}`);
       }
       if (details?.notOnWhatsApp) {
-        await config.store.setFact(factKeys.notOnWhatsApp(numberName(config, plan.phone)), '1', config.rememberNotOnWhatsAppMs).catch(() => {});
+        await config.store.setFact(factKeys.notOnWhatsApp(config, plan.phone), '1', config.rememberNotOnWhatsAppMs).catch(() => {});
         for (const other of config.channels) if (other.transport === 'whatsapp') skip.add(other.name);
       }
       if (details?.retryAfter !== undefined) retryAfter = Math.max(retryAfter ?? 0, details.retryAfter);

@@ -1,6 +1,5 @@
 import { factKeys } from './delivery.js';
 import { isStepUpError, stepUpError } from './errors.js';
-import { numberName } from './limits.js';
 import { openSealed } from './codes.js';
 import type { StepUpConfig } from './options.js';
 import { sendAgain } from './stepup.js';
@@ -49,7 +48,7 @@ export async function handleDeliveryStatus(config: StepUpConfig, report: Deliver
   await config.store.cancelFallback(`${challengeId} ${report.messageId}`);
   if (record.transport === 'whatsapp' && (report.notOnWhatsApp || report.errorCodes?.some((code) => NOT_ON_WHATSAPP.has(code)))) {
     const phone = openSealed(config.peppers, challengeId, record.sealedPhone);
-    if (phone) await config.store.setFact(factKeys.notOnWhatsApp(numberName(config, phone)), '1', config.rememberNotOnWhatsAppMs);
+    if (phone) await config.store.setFact(factKeys.notOnWhatsApp(config, phone), '1', config.rememberNotOnWhatsAppMs);
   }
   return (await fallBack(config, challengeId, record.channel, 'delivery_failed')) ? 'fell_back' : 'applied';
 }

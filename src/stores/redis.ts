@@ -50,43 +50,40 @@ export interface RedisStoreOptions {
 
 type ScriptCommand = (...args: (string | number)[]) => Promise<unknown>;
 
+type Command = { lua: string; keys: number | 'given'; alone?: true };
+
+/**
+ * The store's scripts. `keys`: how many of the arguments are keys ('given': the caller says,
+ * as a start counts as many counters as its limits name). `alone`: the only command of its
+ * step (the verify steps, a start's admission, a delivery record), with nothing to
+ * auto-pipeline it with. `stepupAdmit` and `stepupRecordSent` take keys of many slots: for
+ * a standalone Redis only.
+ */
 const COMMANDS = {
-  stepupAdmit: { lua: ADMIT_SCRIPT },
-  stepupCreate: { lua: CREATE_SCRIPT },
-  stepupKeepFailures: { lua: KEEP_FAILURES_SCRIPT },
-  stepupReadFailures: { lua: READ_FAILURES_SCRIPT },
-  stepupVerify: { lua: VERIFY_SCRIPT },
-  stepupResend: { lua: RESEND_SCRIPT },
-  stepupRecordDelivery: { lua: RECORD_DELIVERY_SCRIPT },
-  stepupRecordSent: { lua: RECORD_SENT_SCRIPT },
-  stepupDiscardCode: { lua: DISCARD_CODE_SCRIPT },
-  stepupCountHit: { lua: COUNT_HIT_SCRIPT },
-  stepupReadHit: { lua: READ_HIT_SCRIPT },
-  stepupBeginHosted: { lua: BEGIN_HOSTED_SCRIPT },
-  stepupFinishHosted: { lua: FINISH_HOSTED_SCRIPT },
-  stepupApplyStatus: { lua: APPLY_STATUS_SCRIPT },
-  stepupClaimDue: { lua: CLAIM_DUE_SCRIPT },
-  stepupScheduleDue: { lua: SCHEDULE_DUE_SCRIPT },
-} as const;
+  stepupVerify: { lua: VERIFY_SCRIPT, keys: 2, alone: true },
+  stepupBeginHosted: { lua: BEGIN_HOSTED_SCRIPT, keys: 2, alone: true },
+  stepupFinishHosted: { lua: FINISH_HOSTED_SCRIPT, keys: 2, alone: true },
+  stepupAdmit: { lua: ADMIT_SCRIPT, keys: 'given', alone: true },
+  stepupRecordSent: { lua: RECORD_SENT_SCRIPT, keys: 2, alone: true },
+  stepupCreate: { lua: CREATE_SCRIPT, keys: 1 },
+  stepupKeepFailures: { lua: KEEP_FAILURES_SCRIPT, keys: 1 },
+  stepupReadFailures: { lua: READ_FAILURES_SCRIPT, keys: 1 },
+  stepupResend: { lua: RESEND_SCRIPT, keys: 1 },
+  stepupRecordDelivery: { lua: RECORD_DELIVERY_SCRIPT, keys: 1 },
+  stepupDiscardCode: { lua: DISCARD_CODE_SCRIPT, keys: 1 },
+  stepupCountHit: { lua: COUNT_HIT_SCRIPT, keys: 1 },
+  stepupReadHit: { lua: READ_HIT_SCRIPT, keys: 1 },
+  stepupApplyStatus: { lua: APPLY_STATUS_SCRIPT, keys: 1 },
+  stepupClaimDue: { lua: CLAIM_DUE_SCRIPT, keys: 1 },
+  stepupScheduleDue: { lua: SCHEDULE_DUE_SCRIPT, keys: 1 },
+} as const satisfies Record<string, Command>;
 
 type CommandName = keyof typeof COMMANDS;
 
 /** The verify steps. Each takes a challenge and its subject's failure counter: keys of one slot. */
 const VERIFY_STEPS = new Set<CommandName>(['stepupVerify', 'stepupBeginHosted', 'stepupFinishHosted']);
 
-/** Its caller gives the number of keys: a start counts as many counters as its limits name. */
-const VARIABLE_KEYS = new Set<CommandName>(['stepupAdmit']);
-
-/** For a standalone Redis only: their keys are of many slots. */
-const STANDALONE = new Set<CommandName>(['stepupAdmit', 'stepupRecordSent']);
-
-/** The only command of their step (the verify steps, a start's admission, a delivery record): nothing to auto-pipeline them with. */
-const ALONE = [...VERIFY_STEPS, ...STANDALONE];
-
-function keyCount(name: CommandName): number | undefined {
-  if (VARIABLE_KEYS.has(name)) return undefined;
-  return VERIFY_STEPS.has(name) || name === 'stepupRecordSent' ? 2 : 1;
-}
+const ALONE = (Object.entries(COMMANDS) as [CommandName, Command][]).filter(([, command]) => command.alone).map(([name]) => name);
 
 /** Short hash field names: a challenge is one Redis hash (its id is in the key's name). */
 const FIELDS = {
@@ -180,10 +177,9 @@ export class RedisStore implements ChallengeStore {
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
     this.#wait = waitOption(waitForReplicas, timeoutMs, client);
-    for (const [name, { lua }] of Object.entries(COMMANDS) as [CommandName, { lua: string }][]) {
+    for (const [name, { lua, keys }] of Object.entries(COMMANDS) as [CommandName, Command][]) {
       if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
-        const numberOfKeys = keyCount(name);
-        client.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
+        client.defineCommand(name, keys === 'given' ? { lua } : { numberOfKeys: keys, lua });
       }
     }
   }
