@@ -834,6 +834,16 @@ describe('RedisStore', () => {
       expect(Object.keys(await hashOf(full))).toEqual(expect.arrayContaining(['bnd', 'txn', 'hid', 'att', 'mid', 'sat', 'dst', 'pay', 'ofa', 'tst']));
       expect(await store.beginHostedCheck(full.id, owner(full, { bindingHashes: ['b1'] }))).toEqual({ status: 'check', record: { ...full, attempts: 2 } });
       expect(await store.applyStatus(full.id, 'wamid.A', 'delivered')).toEqual({ status: 'applied', record: { ...full, attempts: 2 } });
+
+      // A new message has no status yet and, without keepEarlier, no hosted ids: both fields go rather than hold ''.
+      await store.recordDelivery(full.id, { channel: 'sms', transport: 'sms', messageId: 'SM2', sentAt: T0 + 1, keepEarlier: false });
+      const afterSend = await hashOf(full);
+      expect(afterSend).toMatchObject({ chn: 'sms', trp: 'sms', mid: 'SM2' });
+      expect(Object.keys(afterSend)).not.toContain('dst');
+      expect(Object.keys(afterSend)).not.toContain('hid');
+      expect(await store.applyStatus(full.id, 'SM2', 'sent')).toEqual({
+        status: 'applied', record: { ...full, attempts: 2, channel: 'sms', transport: 'sms', messageId: 'SM2', sentAt: T0 + 1, deliveryStatus: '', hostedIds: '' },
+      });
     });
 
     it('R-J11: every key it creates has a PTTL > 0 and no longer than the TTL it was given, across every operation', async () => {

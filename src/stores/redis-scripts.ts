@@ -329,7 +329,8 @@ end
 const RECORD_DELIVERY = `${DROP_DIGEST}
 local function record_delivery()
   if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-  redis.call('HSET', KEYS[1], 'chn', ARGV[1], 'trp', ARGV[2], 'mid', ARGV[3], 'sat', ARGV[4], 'dst', '')
+  redis.call('HSET', KEYS[1], 'chn', ARGV[1], 'trp', ARGV[2], 'mid', ARGV[3], 'sat', ARGV[4])
+  redis.call('HDEL', KEYS[1], 'dst')
   local keep = ARGV[7] == '1'
   if ARGV[5] ~= '' then
     drop_digest(ARGV[6])
@@ -337,7 +338,7 @@ local function record_delivery()
     if keep and hosted ~= '' then hosted = hosted .. ' ' .. ARGV[5] else hosted = ARGV[5] end
     redis.call('HSET', KEYS[1], 'hid', hosted)
   elseif not keep then
-    redis.call('HSET', KEYS[1], 'hid', '')
+    redis.call('HDEL', KEYS[1], 'hid')
   end
   return true
 end
