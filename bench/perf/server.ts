@@ -6,11 +6,13 @@
  * - ours: `stepUpRouter` under /stepup, `requireStepUp` on GET /guarded and (oneTime) GET /guarded-once,
  *   a RedisStore on db 0, the outbox channel, every limit at its default.
  * - floor: the same routes doing only the irreducible work, written with care (keys prepared
- *   once with createSecretKey, Lua loaded once, EVALSHA by hash).
+ *   once with createSecretKey, Lua loaded once, EVALSHA by hash); and POST /duties/challenges,
+ *   a start that does what this package's guarantees ask of one and nothing else (see
+ *   floorStartWithDuties), for how much of start's distance from the floor is owed.
  * - passport: GET /guarded behind passport-jwt as its README shows; expressJwt: behind express-jwt (Express only).
  * - oursLarge: ours again on db 1, where the scale figure loads a million pending challenges.
  */
-import { createHmac, createSecretKey, randomBytes, randomInt } from 'node:crypto';
+import { createCipheriv, createHmac, createSecretKey, randomBytes, randomInt } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +21,7 @@ import express, { type Request } from 'express';
 import { expressjwt } from 'express-jwt';
 import { Redis } from 'ioredis';
 import jwt from 'jsonwebtoken';
+import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
 import Koa, { type Context } from 'koa';
 import koaPassport from 'koa-passport';
 import passport from 'passport';
@@ -161,6 +164,87 @@ async function floorStart(user: string | undefined, message: IncomingMessage): P
   return [201, JSON.stringify({ challengeId: id, purpose, channel: 'outbox', expiresAt: new Date(expiresAt).toISOString() })];
 }
 
+/**
+ * Floor start with a start's duties: what a careful hand-written start owes under this
+ * package's guarantees, and nothing else. The number parsed and typed against the full
+ * metadata (premium-rate and the like refused); keyed names for the user, the number, the
+ * client IP and the number range (a counter each, and the number's daily one); the code's
+ * digest; the number sealed (AES-256-GCM) for a resend; one EVALSHA that reads the user's
+ * failure count and whether the number is known not to be on WhatsApp, counts every
+ * counter and creates the challenge only if no limit refuses; the message handed to an
+ * in-memory outbox; one more EVALSHA for the message id (a delivery webhook names only it).
+ * The ratio against it says what our code costs beyond that work.
+ */
+const FLOOR_ADMIT_LUA = `
+local admitted = tonumber(redis.call('GET', KEYS[2]) or '0') < 10
+local whatsapp = redis.call('GET', KEYS[3]) == false
+for i = 4, #KEYS do
+  local count = redis.call('INCR', KEYS[i])
+  if count == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[8 + (i - 4) * 2]) end
+  if count > tonumber(ARGV[9 + (i - 4) * 2]) then admitted = false end
+end
+if not admitted then return 0 end
+redis.call('HSET', KEYS[1], 'sub', ARGV[1], 'pur', ARGV[2], 'dig', ARGV[3], 'exp', ARGV[4], 'phn', ARGV[5], 'to', ARGV[6], 'max', '5', 'snd', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+if whatsapp then return 1 end
+return 2
+`;
+const FLOOR_SENT_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'mid', ARGV[1], 'sat', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+return 1
+`;
+const floorAdmitSha = (await floorRedis.script('LOAD', FLOOR_ADMIT_LUA)) as string;
+const floorSentSha = (await floorRedis.script('LOAD', FLOOR_SENT_LUA)) as string;
+const nameKey = createSecretKey(randomBytes(32));
+const sealKey = createSecretKey(randomBytes(32));
+const keyedName = (kind: string, value: string) => createHmac('sha256', nameKey).update(`${kind}:${value}`).digest('base64url').slice(0, 22);
+const QUARTER_HOUR = 900_000;
+const DAY = 86_400_000;
+const floorOutbox: { to: string; text: string; id: string }[] = [];
+
+async function floorStartWithDuties(user: string | undefined, message: IncomingMessage): Promise<[number, string]> {
+  const { purpose } = JSON.parse(await readBody(message)) as { purpose: string };
+  const subject = subjectFor(user);
+  if (purpose !== 'login' || subject === undefined) return [400, '{"error":{"code":"invalid_request"}}'];
+  let phone;
+  try {
+    phone = parsePhoneNumberWithError(subject.phone);
+  } catch {
+    return [400, '{"error":{"code":"invalid_request"}}'];
+  }
+  const type = phone.getType();
+  if ((type === undefined && !phone.isValid()) || type === 'PREMIUM_RATE') return [400, '{"error":{"code":"invalid_request"}}'];
+  // The client as ours reads it behind `trust proxy`: the bench gives each start its own.
+  const forwarded = message.headers['x-forwarded-for'];
+  const ip = typeof forwarded === 'string' ? forwarded.split(',')[0]!.trim() : (message.socket.remoteAddress ?? '');
+  const id = randomBytes(16).toString('base64url');
+  const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+  const number = keyedName('n', phone.number);
+  const subjectName = keyedName('s', subject.id);
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', sealKey, iv);
+  cipher.setAAD(Buffer.from(id));
+  const sealed = `${iv.toString('base64url')}.${Buffer.concat([cipher.update(phone.number, 'utf8'), cipher.final()]).toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+  const masked = `+${phone.countryCallingCode} ${'•'.repeat(phone.nationalNumber.length - 2)}${phone.nationalNumber.slice(-2)}`;
+  const now = Date.now();
+  const expiresAt = now + 300_000;
+  const admitted = await floorRedis.evalsha(
+    floorAdmitSha, 8, `floor:ch:{${id}}`, `floor:failures:{${subjectName}}`, `floor:nowa:{${number}}`,
+    `floor:lim:{s:${subjectName}}`, `floor:lim:{n:${number}}`, `floor:lim:{d:${number}}`,
+    `floor:lim:{i:${keyedName('i', ip)}}`, `floor:lim:{r:${keyedName('r', phone.number.slice(0, -4))}}`,
+    subject.id, purpose, floorDigest(id, code), expiresAt, sealed, masked, 600_000,
+    QUARTER_HOUR, 1e9, QUARTER_HOUR, 1e9, DAY, 1e9, QUARTER_HOUR, 1e9, QUARTER_HOUR, 1e9,
+  );
+  if (admitted === 0) return [429, '{"error":{"code":"rate_limited"}}'];
+  const messageId = randomBytes(16).toString('base64url');
+  floorOutbox.push({ to: phone.number, text: `${code} is your verification code. For your security, do not share this code.`, id: messageId });
+  if (floorOutbox.length > 100) floorOutbox.shift();
+  await floorRedis.evalsha(floorSentSha, 2, `floor:ch:{${id}}`, `floor:fact:{${messageId}}`, messageId, now, id, 600_000);
+  return [201, JSON.stringify({ challengeId: id, purpose, channel: 'outbox', to: masked, expiresAt: new Date(expiresAt).toISOString() })];
+}
+
 const verifyOptions = { algorithms: ['HS256' as const], issuer: ISSUER, audience: AUDIENCE };
 function floorGuard(token: unknown): boolean {
   if (typeof token !== 'string') return false;
@@ -209,6 +293,10 @@ function expressApps(): Partial<Record<Role, (req: IncomingMessage, res: ServerR
     const [status, body] = await floorStart(req.get('x-user'), req);
     res.status(status).type('json').send(body);
   });
+  floor.post('/duties/challenges', async (req, res) => {
+    const [status, body] = await floorStartWithDuties(req.get('x-user'), req);
+    res.status(status).type('json').send(body);
+  });
   floor.get('/guarded', (req, res) => {
     if (floorGuard(req.get('step-up-token'))) res.type('json').send(OK);
     else res.status(401).end();
@@ -255,6 +343,7 @@ function koaApps(): Partial<Record<Role, (req: IncomingMessage, res: ServerRespo
   };
   router.post('/stepup/challenges/:id/verify', async (ctx) => answer(ctx, await floorVerify(ctx.params.id!, ctx.get('x-user'), ctx.req)));
   router.post('/stepup/challenges', async (ctx) => answer(ctx, await floorStart(ctx.get('x-user') || undefined, ctx.req)));
+  router.post('/duties/challenges', async (ctx) => answer(ctx, await floorStartWithDuties(ctx.get('x-user') || undefined, ctx.req)));
   router.get('/guarded', (ctx) => (floorGuard(ctx.get('step-up-token')) ? answer(ctx, [200, OK]) : (ctx.status = 401)));
   router.get('/guarded-once', async (ctx) => ((await floorGuardOnce(ctx.get('step-up-token'))) ? answer(ctx, [200, OK]) : (ctx.status = 401)));
   floor.use(router.routes());
