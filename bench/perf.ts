@@ -547,12 +547,20 @@ async function scale(server: ServerProcess, name: Framework, client: Redis): Pro
 
 const format = (value: number | string, unit: string) => (typeof value === 'string' ? value : unit === 'ms' ? value.toFixed(2) : unit === 'round trips' ? String(Math.round(value * 100) / 100) : Math.round(value).toLocaleString('en'));
 
+/** The median ratio and, over several rounds, the lowest and highest: how far to trust `met?`. */
+function ratioCell(row: Row): string {
+  if (row.ratio === undefined) return '—';
+  const ratios = row.rounds?.map((round) => round.ratio) ?? [];
+  if (ratios.length < 2) return row.ratio.toFixed(2);
+  return `${row.ratio.toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
+}
+
 function table(): string {
-  const header = ['figure', 'adapter', 'ours', 'baseline', 'ratio', 'target', 'met?'];
+  const header = ['figure', 'adapter', 'ours', 'baseline', 'ratio (rounds)', 'target', 'met?'];
   const lines = rows.map((row) => [
     row.figure, row.framework, `${format(row.ours, row.unit)}${row.unit && typeof row.ours === 'number' ? ` ${row.unit}` : ''}`,
     typeof row.baseline === 'number' ? `${format(row.baseline, row.unit)} ${row.unit}` : row.baseline,
-    row.ratio === undefined ? '—' : row.ratio.toFixed(2), row.target, row.met === undefined ? '—' : row.met ? 'yes' : 'NO',
+    ratioCell(row), row.target, row.met === undefined ? '—' : row.met ? 'yes' : 'NO',
   ]);
   const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => line[i]!.length)));
   const render = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
@@ -587,7 +595,7 @@ try {
   console.log(`cores: ${cores}`);
   console.log(`store client: the README's options, enableAutoPipelining ${AUTOPIPELINING ? 'on' : 'off (BENCH_AUTOPIPELINING=0)'}`);
   console.log(`limits: every default on; each start and each prepared challenge is for its own user, number (spread over number ranges) and IP, so none bites`);
-  console.log(`rounds: ${settings.rounds} × ${settings.runSeconds} s per server, alternating, ${settings.connections} connections; ratio = median over rounds of ours / baseline`);
+  console.log(`rounds: ${settings.rounds} × ${settings.runSeconds} s per server, alternating, ${settings.connections} connections; ratio = median over rounds of ours / baseline, in brackets the lowest and highest round`);
   for (const name of FRAMEWORKS) await framework(name, redis, client);
   const output = table();
   console.log(`\n${output}`);

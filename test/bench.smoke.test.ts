@@ -25,7 +25,7 @@ describe('npm run bench -- --smoke', () => {
   it('prints the table and writes results.json with every figure', { timeout: 90_000 }, async () => {
     const out = join(dir, 'results.json');
     const { stdout } = await run('npx', ['tsx', 'bench/perf.ts', '--smoke'], { env: { ...process.env, BENCH_OUT: out }, maxBuffer: 10 * 1024 * 1024 });
-    expect(stdout).toMatch(/\| figure +\| adapter +\| ours +\| baseline +\| ratio +\| target +\| met\? +\|/);
+    expect(stdout).toMatch(/\| figure +\| adapter +\| ours +\| baseline +\| ratio \(rounds\) +\| target +\| met\? +\|/);
     expect(stdout).toMatch(/cores: /);
     const results = JSON.parse(readFileSync(out, 'utf8')) as { smoke: boolean; rows: Row[]; problems: string[] };
     expect(results.smoke).toBe(true);
