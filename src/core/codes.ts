@@ -1,21 +1,28 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomFillSync, randomInt, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { startupSnapshot } from 'node:v8';
 import { SLOT_TAG_LENGTH } from '../stores/store.js';
 
-/**
- * A code of `length` decimal digits, uniform over 0 .. 10^length - 1.
- * `crypto.randomInt` draws by rejection sampling, so there is no modulo bias.
- */
-export function generateCode(length: number): string {
-  return randomInt(0, 10 ** length).toString().padStart(length, '0');
-}
-
-const ID_BYTES = 16;
-// One randomFillSync per 4 kB of ids and IVs: a call into the CSPRNG costs more than the
-// rest of an id's work (5 µs on a small VM, where a pooled draw costs 0.1), the bytes are the
-// same. Each byte is handed out once (the tail too short for a draw is skipped); a process
-// (fork, cluster worker) or worker thread has its own pool, so none is shared.
+// Codes, ids and IVs come from one pool of CSPRNG bytes: one randomFillSync per 4 kB, where
+// a call into the CSPRNG per value costs more than the rest of an id's work (5 µs on a small
+// VM, a pooled draw 0.1). Each byte is handed out once (the tail too short for a draw is
+// skipped); a process (fork, cluster worker) or worker thread has its own pool.
 const pool = Buffer.alloc(4096);
 let poolOffset = pool.length;
+
+// A startup snapshot (node --build-snapshot) would carry the pool's unused bytes into every
+// process started from it, and they would all hand out the same codes, ids and IVs. The pool
+// is emptied before it is written. (Node's own randomInt and randomUUID keep caches that a
+// snapshot carries the same way, which is why codes are not drawn with randomInt.)
+try {
+  if (startupSnapshot.isBuildingSnapshot()) {
+    startupSnapshot.addSerializeCallback(() => {
+      pool.fill(0);
+      poolOffset = pool.length;
+    });
+  }
+} catch {
+  // A runtime without the snapshot API (Bun's throws) builds no Node snapshot.
+}
 
 /** The offset of `length` fresh bytes in the pool, refilling it first when too few are left. */
 function draw(length: number): number {
@@ -27,6 +34,24 @@ function draw(length: number): number {
   poolOffset += length;
   return offset;
 }
+
+const DRAW_RANGE = 2 ** 48;
+
+/**
+ * A code of `length` decimal digits, uniform over 0 .. 10^length - 1: a 48-bit draw, redrawn
+ * when it falls in the last, partial run of 10^length values (rejection sampling, as
+ * `crypto.randomInt` does), so there is no modulo bias.
+ */
+export function generateCode(length: number): string {
+  const range = 10 ** length;
+  const limit = DRAW_RANGE - (DRAW_RANGE % range);
+  for (;;) {
+    const value = pool.readUIntBE(draw(6), 6);
+    if (value < limit) return String(value % range).padStart(length, '0');
+  }
+}
+
+const ID_BYTES = 16;
 
 /** 128 random bits from the CSPRNG, base64url: an opaque handle nobody can guess. */
 export function randomId(): string {
