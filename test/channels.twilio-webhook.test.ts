@@ -73,12 +73,16 @@ describe('verifyTwilioSignature', () => {
     expect(verifyTwilioSignature({ ...input, url: 'https://app.example/stepup/webhooks/twilio/?tenant=7' })).toBe(false);
   });
 
-  it('accepts the URL with or without the default port, as Twilio’s helper does, and no other port', () => {
+  it('accepts the URL with or without the default port, and without a configured port, as Twilio’s SDK does; never another port', () => {
     const withPort = signed('https://app.example:443/hook');
     expect(verifyTwilioSignature({ ...withPort, url: 'https://app.example/hook' })).toBe(true);
     const withoutPort = signed('https://app.example/hook');
     expect(verifyTwilioSignature({ ...withoutPort, url: 'https://app.example:443/hook' })).toBe(true);
-    expect(verifyTwilioSignature({ ...withoutPort, url: 'https://app.example:8443/hook' })).toBe(false);
+    // Twilio may sign a URL configured with a port without it (test/channels.twilio-signature-sdk.test.ts holds the SDK's whole table).
+    expect(verifyTwilioSignature({ ...withoutPort, url: 'https://app.example:8443/hook' })).toBe(true);
+    const otherPort = signed('https://app.example:8443/hook');
+    expect(verifyTwilioSignature({ ...otherPort, url: 'https://app.example/hook' })).toBe(false);
+    expect(verifyTwilioSignature({ ...otherPort, url: 'https://app.example:9443/hook' })).toBe(false);
     const http = signed('http://app.example/hook');
     expect(verifyTwilioSignature({ ...http, url: 'http://app.example:80/hook' })).toBe(true);
   });
@@ -126,6 +130,12 @@ describe('parseTwilioStatusCallback', () => {
 
   it('reads the older SmsSid and SmsStatus names', () => {
     expect(parseTwilioStatusCallback({ SmsSid: SID, SmsStatus: 'sent' })).toMatchObject({ messageId: SID, status: 'sent' });
+  });
+
+  it('reads a repeated field only when its values agree: the signature does not cover their order', () => {
+    expect(parseTwilioStatusCallback({ MessageSid: [SID, SID], MessageStatus: ['failed', 'failed'] })).toMatchObject({ messageId: SID, status: 'failed' });
+    expect(parseTwilioStatusCallback({ MessageSid: SID, MessageStatus: ['delivered', 'failed'] })).toBeUndefined();
+    expect(parseTwilioStatusCallback({ MessageSid: SID, MessageStatus: 'failed', ErrorCode: ['30003', '63016'] })).toEqual({ messageId: SID, status: 'failed', providerStatus: 'failed', errorKind: 'fallback' });
   });
 
   it('returns undefined for anything that is not a status of an outgoing message', () => {

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { parse as parseQuery, stringify as stringifyQuery } from 'node:querystring';
 import { classifyTwilioCode } from './twilio-errors.js';
 
 /** Form parameters of a webhook request as a body parser gives them. */
@@ -9,7 +10,7 @@ export interface VerifyTwilioSignatureInput {
   authToken: string;
   /** The full URL Twilio called, scheme, host, path and query exactly as configured in `statusCallback`. */
   url: string;
-  /** Every POST parameter received, not only the ones you read: Twilio signs them all. */
+  /** Every POST parameter received, not only the ones you read: Twilio signs them all. A repeated name is an array. */
   params: TwilioWebhookParams;
   /** The `X-Twilio-Signature` header. */
   signature: string | readonly string[] | null | undefined;
@@ -17,10 +18,13 @@ export interface VerifyTwilioSignatureInput {
 
 /**
  * Checks `X-Twilio-Signature`: base64(HMAC-SHA1(authToken, url + each POST parameter's
- * name and value, sorted by name)), compared in constant time. Like Twilio's own
- * helper it also accepts the URL with the scheme's default port added or removed,
- * because Twilio may sign either form. A missing or malformed header, or parameters
- * that are not plain strings, give false.
+ * name and value, sorted by name; a repeated name's distinct values sorted)), compared in
+ * constant time. It accepts exactly the URL forms that the `validateRequest` of Twilio's
+ * own SDK accepts, because Twilio may sign any of them: the URL as given with its port
+ * removed or, when it has none, the scheme's default port added; then the same for the
+ * URL as `new URL()` writes it (lower-case host, `'` as `%27`, `/a/../b` as `/b`), and for
+ * that URL with its query re-encoded as Node's `querystring` does. A missing or malformed
+ * header, or parameters that are not strings or arrays of strings, give false.
  *
  * @example
  * const ok = verifyTwilioSignature({ authToken, url: 'https://example.com/hooks/twilio', params: req.body, signature: req.get('X-Twilio-Signature') });
@@ -34,9 +38,9 @@ export function verifyTwilioSignature({ authToken, url, params, signature }: Ver
   if (payload === undefined) return false;
   const given = Buffer.from(signature);
   let valid = false;
-  for (const candidate of urlVariants(url)) {
+  for (const candidate of signedUrls(url)) {
     const expected = Buffer.from(createHmac('sha1', authToken).update(candidate + payload, 'utf8').digest('base64'));
-    // Every variant is computed and compared, so the time taken does not depend on which matched.
+    // Every form is computed and compared, so the time taken does not depend on which matched.
     if (expected.length === given.length && timingSafeEqual(expected, given)) valid = true;
   }
   return valid;
@@ -50,7 +54,8 @@ function signedParams(params: TwilioWebhookParams): string | undefined {
     if (typeof value === 'string') {
       payload += key + value;
     } else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
-      for (const item of [...value].sort()) payload += key + item;
+      // As the SDK signs them: a value repeated under one name counts once.
+      for (const item of [...new Set(value)].sort()) payload += key + item;
     } else {
       return undefined;
     }
@@ -58,15 +63,54 @@ function signedParams(params: TwilioWebhookParams): string | undefined {
   return payload;
 }
 
-/** The URL as given, plus the same URL with the scheme's default port added or removed. */
-function urlVariants(url: string): string[] {
-  const match = /^(https?):\/\/([^/?#]+)(.*)$/i.exec(url);
-  if (!match) return [url];
-  const [, scheme = '', authority = '', rest = ''] = match;
-  const defaultPort = scheme.toLowerCase() === 'https' ? '443' : '80';
-  if (authority.endsWith(`:${defaultPort}`)) return [url, `${scheme}://${authority.slice(0, -defaultPort.length - 1)}${rest}`];
-  if (/:\d*$/.test(authority)) return [url];
-  return [url, `${scheme}://${authority}:${defaultPort}${rest}`];
+/** The URL forms Twilio's SDK checks (webhooks.js `validateRequest`), no more. */
+function signedUrls(url: string): Set<string> {
+  const forms = new Set([withoutPort(url), withDefaultPort(url)]);
+  let normalized: string;
+  try {
+    normalized = new URL(url).toString();
+  } catch {
+    return forms;
+  }
+  for (const form of [withoutPort(normalized), withDefaultPort(normalized)]) forms.add(form).add(withLegacyQuery(form));
+  return forms;
+}
+
+/** Splits the authority without normalizing anything, so the rest keeps the exact characters Twilio signed. */
+function splitUrl(url: string) {
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)/i.exec(url);
+  if (!match) return undefined;
+  const [prefix = '', scheme = '', authority = ''] = match;
+  const userInfoEnd = authority.lastIndexOf('@');
+  const hostAndPort = authority.slice(userInfoEnd + 1);
+  // A colon starts the port only after the closing bracket of an IPv6 literal.
+  const portStart = hostAndPort.indexOf(':', hostAndPort.lastIndexOf(']') + 1);
+  return {
+    head: scheme + authority.slice(0, userInfoEnd + 1) + (portStart === -1 ? hostAndPort : hostAndPort.slice(0, portStart)),
+    scheme,
+    port: portStart === -1 ? '' : hostAndPort.slice(portStart),
+    rest: url.slice(prefix.length),
+  };
+}
+
+/** Any port removed: Twilio may sign a URL configured with a port without it. */
+function withoutPort(url: string): string {
+  const parts = splitUrl(url);
+  return parts ? parts.head + parts.rest : url;
+}
+
+/** The scheme's default port added when the URL has none. */
+function withDefaultPort(url: string): string {
+  const parts = splitUrl(url);
+  if (!parts || parts.port) return url;
+  return parts.head + (parts.scheme.toLowerCase() === 'https://' ? ':443' : ':80') + parts.rest;
+}
+
+/** The query as Node's legacy `querystring` re-encodes it, for back ends that signed that form. */
+function withLegacyQuery(url: string): string {
+  const start = url.indexOf('?');
+  if (start === -1 || start === url.length - 1) return url;
+  return `${url.slice(0, start)}?${stringifyQuery(parseQuery(url.slice(start + 1)))}`;
 }
 
 /**
@@ -134,7 +178,8 @@ export function parseTwilioStatusCallback(params: TwilioWebhookParams): TwilioSt
   return update;
 }
 
+/** A parameter's one value. The signature does not cover the order of a repeated name's values, so differing ones give undefined. */
 function first(value: string | readonly string[] | undefined): string | undefined {
-  const item = typeof value === 'string' ? value : Array.isArray(value) ? value[0] : undefined;
+  const item = typeof value === 'string' ? value : Array.isArray(value) && new Set(value).size === 1 ? value[0] : undefined;
   return typeof item === 'string' && item !== '' ? item : undefined;
 }

@@ -75,7 +75,7 @@ export function createWebhookHandler(stepup: StepUp, options: WebhookOptions | u
     }
     if (path === '/webhooks/twilio' && twilio && request.method === 'POST') {
       return statuses(request, (raw) => {
-        const params = Object.fromEntries(new URLSearchParams(raw.toString('utf8')));
+        const params = formParams(raw);
         if (!verifyTwilioSignature({ authToken: twilio.authToken, url: twilio.url, params, signature: header('x-twilio-signature') })) return undefined;
         const update = parseTwilioStatusCallback(params);
         if (!update || update.status === 'pending') return [];
@@ -120,6 +120,17 @@ async function statuses(request: WebhookRequest, read: (raw: Buffer) => Report[]
     if (isStepUpError(error)) return errorResponse(error);
     throw error;
   }
+}
+
+/** Form fields as a body parser gives them: a repeated name's values as an array, in order (Twilio signs them all). */
+function formParams(raw: Buffer): Record<string, string | string[]> {
+  const grouped = new Map<string, string[]>();
+  for (const [name, value] of new URLSearchParams(raw.toString('utf8'))) {
+    const values = grouped.get(name);
+    if (values) values.push(value);
+    else grouped.set(name, [value]);
+  }
+  return Object.fromEntries([...grouped].map(([name, values]) => [name, values.length === 1 ? values[0]! : values]));
 }
 
 function secret(value: unknown, option: string, what: string, minLength: number): void {
