@@ -23,8 +23,12 @@ export { NO_LIMITS };
 
 export const ISSUER = 'https://app.example.test';
 export const AUDIENCE = 'https://app.example.test/api';
-export const SECRET = 'test-token-secret-0123456789abcdefghijklmnop';
-export const PEPPER = 'test-pepper-secret-0123456789abcdefghijklmnop';
+// Made once with `openssl rand -base64 32`, as the README tells deployers: createStepUp refuses
+// secrets that cannot be random (test/core.weak-secrets.test.ts), test ones included.
+export const SECRET = 'dravgYMsGI2ahSR+0xrJY9ZcVGyu0OxC5FAY1H/NR6E=';
+export const PEPPER = 'w63c/6f5/WmFVjYNjfBCshhoDzz7Okub7ZFgm880MPM=';
+/** A third strong secret, for a second key where one must differ from SECRET and PEPPER. */
+export const OTHER_SECRET = 'Kw63+IMZ2MkwJkEwZub6WiMKog5/1f5DgFBwiMSOMo8=';
 export const PHONE = '+34612345678';
 export const PHONE_NATIONAL = '612345678';
 export const SUBJECT = 'user-1';

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  AUDIENCE, b64url, claimsAt, decodePart, es256, expectRefused, forge, hs256, ISSUER, issueToken, makeStepUp, PAYMENT, rs256, SECRET, SUBJECT, unsigned,
+  AUDIENCE, b64url, claimsAt, decodePart, es256, expectRefused, forge, hs256, ISSUER, issueToken, makeStepUp, OTHER_SECRET, PAYMENT, rs256, SECRET, SUBJECT, unsigned,
   type Harness,
 } from './core.fixtures.js';
 
@@ -215,7 +215,7 @@ describe('tampering with an issued token', () => {
   }
 
   it('changing the header (kid, typ) while keeping the signature is refused', async () => {
-    const harness = makeStepUp({ tokens: { issuer: ISSUER, audience: AUDIENCE, secret: SECRET, previousKeys: [{ keyId: 'other', algorithm: 'HS256', secret: SECRET }] } });
+    const harness = makeStepUp({ tokens: { issuer: ISSUER, audience: AUDIENCE, secret: SECRET, previousKeys: [{ keyId: 'other', algorithm: 'HS256', secret: OTHER_SECRET }] } });
     const { token } = await issueToken(harness);
     const [, payload, signature] = token.split('.');
     for (const header of [{ ...HEADER, kid: 'other' }, { ...HEADER, typ: 'application/stepup+jwt' }]) {

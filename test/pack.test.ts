@@ -99,8 +99,8 @@ const MIXED_PROBE = `
   const { requireStepUp } = require('whatsapp-stepup/express');
   const express = require('express');
   const stepup = esm.createStepUp({
-    store: new esm.MemoryStore(), channels: [new esm.OutboxChannel()], pepper: 'p'.repeat(32),
-    tokens: { issuer: 'https://a.example', audience: 'https://a.example', secret: 's'.repeat(32) },
+    store: new esm.MemoryStore(), channels: [new esm.OutboxChannel()], pepper: '6FZ5BTFiKD5QL2353uuvZbfaB8lHHXTi1QAu6v1J8v4=',
+    tokens: { issuer: 'https://a.example', audience: 'https://a.example', secret: 'sSWLfUtHl9BvadH5zJyF4FNgSIGoywwao5KhY+eFgYI=' },
   });
   const app = express();
   app.get('/guarded', requireStepUp(stepup, { purpose: 'login', subject: () => 'u1' }), (req, res) => res.send('passed'));
@@ -125,8 +125,8 @@ const KOA_PROBE = (load: string) => `
   const { stepUpRouter, requireStepUp } = ${load};
   const Koa = require('koa');
   const stepup = createStepUp({
-    store: new MemoryStore(), channels: [new OutboxChannel()], pepper: 'p'.repeat(32),
-    tokens: { issuer: 'https://a.example', audience: 'https://a.example', secret: 's'.repeat(32) },
+    store: new MemoryStore(), channels: [new OutboxChannel()], pepper: '6FZ5BTFiKD5QL2353uuvZbfaB8lHHXTi1QAu6v1J8v4=',
+    tokens: { issuer: 'https://a.example', audience: 'https://a.example', secret: 'sSWLfUtHl9BvadH5zJyF4FNgSIGoywwao5KhY+eFgYI=' },
   });
   const app = new Koa();
   app.use(stepUpRouter(stepup, { prefix: '/stepup', resolveSubject: () => ({ id: 'u1', phone: '+34612345678' }) }));
@@ -156,8 +156,8 @@ const TESTING_PROBE = (load: (specifier: string) => string) => `
       template: { name: 'login_code', language: { '*': 'en_US' } },
     });
     const stepup = root.createStepUp({
-      store: new root.MemoryStore(), channels: [whatsapp], pepper: 'p'.repeat(32),
-      tokens: { issuer: 'https://a.example', audience: 'https://a.example', secret: 's'.repeat(32) },
+      store: new root.MemoryStore(), channels: [whatsapp], pepper: '6FZ5BTFiKD5QL2353uuvZbfaB8lHHXTi1QAu6v1J8v4=',
+      tokens: { issuer: 'https://a.example', audience: 'https://a.example', secret: 'sSWLfUtHl9BvadH5zJyF4FNgSIGoywwao5KhY+eFgYI=' },
     });
     const view = await stepup.start({ subject: 'u1', phone: '+34612345678', purpose: 'login' });
     const code = fake.lastCode('+34612345678');

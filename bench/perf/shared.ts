@@ -5,8 +5,9 @@
  */
 export type Framework = 'express' | 'koa';
 
-export const TOKEN_SECRET = 'bench-token-secret-0123456789abcdef-0123456789';
-export const PEPPER = 'bench-pepper-0123456789abcdef-0123456789abcdef';
+// Made with `openssl rand -base64 32`: createStepUp refuses secrets that cannot be random.
+export const TOKEN_SECRET = 'ZeAi2UF+xDv+pvCRr4vuktswXGG1YFTiVaHbstUHK2Q=';
+export const PEPPER = 'PAeao4HZKbXRrG++rEGPneDZmkLLXwF0EDkhxfGqDWo=';
 /** Key of the floor's code digests (the driver loads floor challenges with the same HMAC). */
 export const FLOOR_DIGEST_SECRET = 'bench-floor-digest-0123456789abcdef-0123456789';
 export const ISSUER = 'https://bench.example';

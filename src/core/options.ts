@@ -5,6 +5,7 @@ import { operatorLogger, resolveLogger, type StepUpLogger } from './logger.js';
 import { resolveMetrics } from './metrics.js';
 import { resolveLimits, type LimitsConfig } from './limits.js';
 import { checkCountryCode, normalizePhone, NUMBER_TYPES, type PhoneRules } from './phone.js';
+import { GENERATE_SECRET, readSecret, type SeenSecrets } from './secret-strength.js';
 import { resolveTokenConfig, type TokenConfig } from './tokens.js';
 import { isHostedChannel, TRANSPORTS, type Channel, type HostedChannel, type Transport } from '../channels/channel.js';
 import type { ChallengeStore } from '../stores/store.js';
@@ -73,8 +74,10 @@ export function resolveOptions(options: StepUpOptions): StepUpConfig {
   rejectUnknown(options, KNOWN, 'createStepUp options');
   const store = resolveStore(options);
   const channels = resolveChannels(options.channels);
-  const tokens = resolveTokenConfig(options.tokens);
-  const peppers = resolvePeppers(options.pepper);
+  // One record of every secret read, so that no pepper repeats a token secret or another pepper.
+  const secrets: SeenSecrets = new Map();
+  const tokens = resolveTokenConfig(options.tokens, secrets);
+  const peppers = resolvePeppers(options.pepper, secrets);
 
   const code = options.code ?? {};
   rejectUnknown(code, ['length', 'ttl', 'maxAttempts'], 'code');
@@ -209,11 +212,11 @@ function resolveChannels(channels: unknown): Channel[] {
   return [...channels] as Channel[];
 }
 
-function resolvePeppers(pepper: Secret | { id: string; secret: Secret }[] | undefined): PepperKeys[] {
+function resolvePeppers(pepper: Secret | { id: string; secret: Secret }[] | undefined, seen: SeenSecrets): PepperKeys[] {
   const list = Array.isArray(pepper) ? pepper : pepper === undefined ? [] : [{ id: 'p1', secret: pepper }];
   if (list.length === 0) {
     throw new TypeError(
-      "`pepper` is required: a server secret of at least 32 random bytes that keys the codes' hashes, kept out of Redis. Generate one with: node -e \"console.log(require('crypto').randomBytes(32).toString('base64url'))\"",
+      `\`pepper\` is required: a server secret of at least 32 random bytes that keys the codes' hashes, kept out of Redis. ${GENERATE_SECRET}`,
     );
   }
   const ids = new Set<string>();
@@ -224,11 +227,7 @@ function resolvePeppers(pepper: Secret | { id: string; secret: Secret }[] | unde
     }
     if (ids.has(entry.id)) throw new TypeError(`\`${option}.id\` repeats '${entry.id}'; pepper ids must be unique.`);
     ids.add(entry.id);
-    const bytes = typeof entry.secret === 'string' ? Buffer.from(entry.secret, 'utf8') : entry.secret instanceof Uint8Array ? Buffer.from(entry.secret) : undefined;
-    if (!bytes || bytes.length < 32) {
-      throw new TypeError(`\`${Array.isArray(pepper) ? `${option}.secret` : option}\` must be at least 32 random bytes (received ${bytes ? `${bytes.length} bytes` : describe(entry.secret)}).`);
-    }
-    return derivePepperKeys(entry.id, bytes);
+    return derivePepperKeys(entry.id, readSecret(entry.secret, Array.isArray(pepper) ? `${option}.secret` : option, seen));
   });
 }
 

@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import { randomId } from './codes.js';
 import { describe, parseDuration } from './duration.js';
 import type { StepUpRejectionReason, TokenErrorClass } from './errors.js';
+import { readSecret, type SeenSecrets } from './secret-strength.js';
 import type { AsymmetricAlgorithm, StepUpClaims, TokenAlgorithm, TokenOptions, VerificationKey } from './types.js';
 
 interface KeyEntry {
@@ -26,8 +27,11 @@ const ASYMMETRIC: readonly AsymmetricAlgorithm[] = ['ES256', 'RS256', 'PS256'];
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const KNOWN_TOKEN_OPTIONS = ['issuer', 'audience', 'keyId', 'previousKeys', 'type', 'clockTolerance', 'secret', 'algorithm', 'privateKey', 'publicKey'];
 
-/** Validates `tokens` once, at construction, into key objects bound to one algorithm each. */
-export function resolveTokenConfig(options: TokenOptions | undefined): TokenConfig {
+/**
+ * Validates `tokens` once, at construction, into key objects bound to one algorithm each.
+ * Its HS256 secrets join `seen`, so that no other secret option may repeat one.
+ */
+export function resolveTokenConfig(options: TokenOptions | undefined, seen: SeenSecrets = new Map()): TokenConfig {
   if (!options || typeof options !== 'object') {
     throw new TypeError("`tokens` is required: { issuer, audience, secret } with a secret of at least 32 random bytes, or { issuer, audience, privateKey, publicKey, algorithm: 'ES256' }.");
   }
@@ -55,7 +59,7 @@ export function resolveTokenConfig(options: TokenOptions | undefined): TokenConf
     if (options.algorithm !== undefined && options.algorithm !== 'HS256') {
       throw new TypeError("`tokens.algorithm` must be 'HS256' with a secret; give privateKey and publicKey for ES256, RS256 or PS256.");
     }
-    signing = ownVerification = { algorithm: 'HS256', key: secretKey(options.secret, 'tokens.secret') };
+    signing = ownVerification = { algorithm: 'HS256', key: createSecretKey(readSecret(options.secret, 'tokens.secret', seen)) };
   } else if ('privateKey' in options && options.privateKey !== undefined) {
     const algorithm = options.algorithm;
     if (!ASYMMETRIC.includes(algorithm)) {
@@ -77,14 +81,14 @@ export function resolveTokenConfig(options: TokenOptions | undefined): TokenConf
       throw new TypeError(`\`${option}.keyId\` must be 1 to 64 letters, digits, '.', '_' or '-'.`);
     }
     if (verification.has(previous.keyId)) throw new TypeError(`\`${option}.keyId\` repeats the key id '${previous.keyId}'; key ids must be unique.`);
-    verification.set(previous.keyId, verificationEntry(previous, option));
+    verification.set(previous.keyId, verificationEntry(previous, option, seen));
   }
   const algorithms = [...new Set([...verification.values()].map((entry) => entry.algorithm))];
   return { issuer, audience, type, clockToleranceSec, keyId, signing, verification, algorithms };
 }
 
-function verificationEntry(key: VerificationKey, option: string): KeyEntry {
-  if (key.algorithm === 'HS256') return { algorithm: 'HS256', key: secretKey((key as { secret: unknown }).secret, `${option}.secret`) };
+function verificationEntry(key: VerificationKey, option: string, seen: SeenSecrets): KeyEntry {
+  if (key.algorithm === 'HS256') return { algorithm: 'HS256', key: createSecretKey(readSecret((key as { secret: unknown }).secret, `${option}.secret`, seen)) };
   if (ASYMMETRIC.includes(key.algorithm)) {
     return { algorithm: key.algorithm, key: asymmetricKey((key as { publicKey: unknown }).publicKey, key.algorithm, `${option}.publicKey`, 'public') };
   }
@@ -96,16 +100,6 @@ function requireText(value: unknown, option: string, example: string): string {
     throw new TypeError(`\`${option}\` must be a non-empty string: ${example} (received ${describe(value)}).`);
   }
   return value;
-}
-
-function secretKey(secret: unknown, option: string): KeyObject {
-  const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret instanceof Uint8Array ? Buffer.from(secret) : undefined;
-  if (!bytes || bytes.length < 32) {
-    throw new TypeError(
-      `\`${option}\` must be at least 32 random bytes (received ${bytes ? `${bytes.length} bytes` : describe(secret)}). Generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`,
-    );
-  }
-  return createSecretKey(bytes);
 }
 
 function asymmetricKey(input: unknown, algorithm: AsymmetricAlgorithm, option: string, kind: 'private' | 'public'): KeyObject {

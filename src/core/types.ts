@@ -9,7 +9,13 @@ import type { LimitsOptions } from './limits.js';
 /** Seconds as a number, or a string such as `'30s'`, `'5m'`, `'1h'`. */
 export type Duration = number | `${number}${'s' | 'm' | 'h' | 'd'}`;
 
-/** A secret given as text (UTF-8) or bytes. */
+/**
+ * A secret given as text (taken as its UTF-8 bytes, never decoded from base64 or hex) or
+ * bytes: at least 32 random bytes, such as the output of `openssl rand -base64 32`.
+ * `createStepUp` refuses, naming the option, a secret that cannot be random (one short
+ * pattern repeated, few distinct bytes, placeholder text such as 'changeme') and one
+ * secret given for two options (a pepper equal to the token secret or to a previous key).
+ */
 export type Secret = string | Buffer | Uint8Array;
 
 /** A JSON value as it can appear in a transaction. */
@@ -124,7 +130,14 @@ export interface StepUpOptions {
   /** Delivery channels in fallback order. */
   channels: Channel[];
   tokens: TokenOptions;
-  /** Server secret for the codes' HMACs, at least 32 bytes; or a list, the first one current, for rotation. */
+  /**
+   * Server secret for the codes' HMACs, at least 32 random bytes (see {@link Secret}); or a
+   * list, the first one current, for rotation. Each must differ from the others and from the
+   * token secrets.
+   *
+   * @example
+   * pepper: process.env.STEPUP_PEPPER, // made once with: openssl rand -base64 32
+   */
   pepper: Secret | PepperKey[];
   code?: CodeOptions;
   sends?: SendOptions;
