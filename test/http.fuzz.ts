@@ -159,6 +159,8 @@ const rawId: fc.Arbitrary<{ segment: string; owned: boolean }> = fc.oneof(
 interface BodyFacts {
   /** The router reads it as JSON at all (media type, charset, encoding). */
   readable: boolean;
+  /** Refused as 415 by its Content-Type before it is read: not application/json, or a body without a type. */
+  unsupportedType: boolean;
   tooLarge: boolean;
   /** The parsed body, when readable, not too large and well-formed. */
   parsed?: unknown;
@@ -169,14 +171,15 @@ function factsOf(body: RawBody, limit = BODY_LIMIT): BodyFacts {
   const charset = params.map((param) => param.trim().toLowerCase()).find((param) => param.startsWith('charset='))?.replace(/^charset="?|"$/g, '');
   const readable = mediaType.trim().toLowerCase() === 'application/json' && (charset === undefined || charset === 'utf-8') && (body.contentEncoding ?? 'identity').toLowerCase() === 'identity';
   const bytes = Buffer.from(body.payload);
+  const unsupportedType = body.contentType === undefined ? bytes.length > 0 : mediaType.trim().toLowerCase() !== 'application/json';
   const tooLarge = readable && bytes.length > limit;
-  if (!readable || tooLarge) return { readable, tooLarge };
+  if (!readable || tooLarge) return { readable, unsupportedType, tooLarge };
   const text = new TextDecoder('utf-8').decode(bytes);
-  if (text === '') return { readable, tooLarge, parsed: {} };
+  if (text === '') return { readable, unsupportedType, tooLarge, parsed: {} };
   try {
-    return /^[\x20\x09\x0a\x0d]*[{[]/.test(text) ? { readable, tooLarge, parsed: JSON.parse(text) } : { readable, tooLarge };
+    return /^[\x20\x09\x0a\x0d]*[{[]/.test(text) ? { readable, unsupportedType, tooLarge, parsed: JSON.parse(text) } : { readable, unsupportedType, tooLarge };
   } catch {
-    return { readable, tooLarge };
+    return { readable, unsupportedType, tooLarge };
   }
 }
 
@@ -330,9 +333,12 @@ export function defineFuzzScenarios(adapter: string, factory: HarnessFactory): v
             return;
           }
           expectJsonError(res, where);
+          // A body that is not JSON by its Content-Type is refused before anything else is judged.
+          if (facts.unsupportedType) expect(res.body.error.code, where).toBe('unsupported_media_type');
+          else expect(res.status, where).not.toBe(415);
           if (facts.tooLarge) expect(res.body.error.code, where).toBe('request_too_large');
           else expect(res.status, where).not.toBe(413);
-          expect(['invalid_request', 'unauthenticated', 'request_too_large', 'rate_limited'], where).toContain(res.body.error.code);
+          expect(['invalid_request', 'unauthenticated', 'request_too_large', 'rate_limited', 'unsupported_media_type'], where).toContain(res.body.error.code);
         }),
         { seed: SEED, numRuns: 200 },
       );
@@ -369,6 +375,9 @@ export function defineFuzzScenarios(adapter: string, factory: HarnessFactory): v
           if (decoded === undefined) {
             // Not valid percent-encoding: no id at all, answered before the body is read.
             expect(res.body.error.code, where).toBe('challenge_not_found');
+          } else if (facts.unsupportedType) {
+            // Not JSON by its Content-Type: refused before the body, the user or the challenge is looked at.
+            expect(res.body.error.code, where).toBe('unsupported_media_type');
           } else if (facts.tooLarge) {
             expect(res.body.error.code, where).toBe('request_too_large');
           } else if (live) {

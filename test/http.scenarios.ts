@@ -18,6 +18,7 @@ import {
   INTERNAL_MESSAGE,
   USERS,
   type HarnessFactory,
+  type HarnessOptions,
   type HttpHarness,
   type StoreKind,
 } from './support/http-harness.js';
@@ -53,28 +54,35 @@ export function defineHttpScenarios(adapter: string, factory: HarnessFactory, op
   const stores = options.stores ?? ['redis', 'memory'];
   for (const storeKind of stores) {
     describe(`${adapter} HTTP scenarios on the ${storeKind} store`, () => {
-      let h: HttpHarness;
-      let api: Client;
-      beforeEach(async () => {
-        h = await factory({ store: storeKind });
-        api = createClient(h);
-      });
-      afterEach(async () => {
-        try {
-          api.assertNothingLeaked();
-        } finally {
-          await h.close();
-        }
-      });
-      defineChallengeScenarios(() => ({ h, api }));
-      defineGuardScenarios(() => ({ h, api }));
-      definePaymentScenarios(() => ({ h, api }));
+      const ctx = eachHarness(factory, { store: storeKind });
+      defineChallengeScenarios(ctx);
+      defineGuardScenarios(ctx);
+      definePaymentScenarios(ctx);
     });
   }
   defineFailureScenarios(adapter, factory, stores[0]!);
+  defineCrossSiteFormScenarios(adapter, factory, stores[0]!);
 }
 
 type Context = () => { h: HttpHarness; api: Client };
+
+/** A new app and client for each test of the enclosing describe; after it, no response may have leaked anything. */
+function eachHarness(factory: HarnessFactory, options: HarnessOptions): Context {
+  let h: HttpHarness;
+  let api: Client;
+  beforeEach(async () => {
+    h = await factory(options);
+    api = createClient(h);
+  });
+  afterEach(async () => {
+    try {
+      api.assertNothingLeaked();
+    } finally {
+      await h.close();
+    }
+  });
+  return () => ({ h, api });
+}
 
 function defineChallengeScenarios(ctx: Context): void {
   describe('challenge routes: success shapes (DESIGN §4)', () => {
@@ -214,7 +222,6 @@ function defineChallengeScenarios(ctx: Context): void {
         send: (api) =>
           api.send(api.http().post(`/stepup/challenges/${randomChallengeId()}/verify`).set('X-Test-User', 'alice').set('Content-Type', 'application/json').send('{code: 1}')),
       },
-      { name: 'a body that is not JSON', send: (api) => api.send(api.http().post('/stepup/challenges').set('X-Test-User', 'alice').set('Content-Type', 'text/plain').send('purpose=login')) },
       { name: 'a JSON array as body', send: (api) => api.start([LOGIN_START]) },
       { name: 'purpose of the wrong type', send: (api) => api.start({ purpose: 5 }) },
       { name: 'channel of the wrong type', send: (api) => api.start({ purpose: 'login', channel: ['sms'] }) },
@@ -811,4 +818,91 @@ function defineFailureScenarios(adapter: string, factory: HarnessFactory, storeK
       }
     });
   });
+}
+
+/**
+ * A cross-site form post: a page on another site can make the browser POST a form to the
+ * router, with the user's cookies, as form-encoded, multipart or text/plain, the types that
+ * need no CORS preflight. The router's routes take application/json only, judged by the
+ * Content-Type header whatever a parser before them did with the body: anything else is 415.
+ */
+function defineCrossSiteFormScenarios(adapter: string, factory: HarnessFactory, storeKind: StoreKind): void {
+  for (const appParsers of [false, true]) {
+    const setup = appParsers ? 'an app that parses JSON, forms and text for its own routes before the router' : 'an app without body parsers';
+    describe(`${adapter} cross-site form post (${setup})`, () => {
+      const ctx = eachHarness(factory, { store: storeKind, appParsers });
+      const post = (path: string) => ctx().api.http().post(path).set('X-Test-User', 'alice').set('X-Test-Session', 'sess-alice');
+      /** The ways a page on another site can post without a preflight; each carries `fields`. */
+      const forms = (path: string, fields: Record<string, string>) => [
+        { kind: 'form-encoded', test: () => post(path).type('form').send(new URLSearchParams(fields).toString()) },
+        { kind: 'multipart/form-data', test: () => Object.entries(fields).reduce((test, [name, value]) => test.field(name, value), post(path)) },
+        { kind: 'text/plain holding JSON', test: () => post(path).set('Content-Type', 'text/plain').send(JSON.stringify(fields)) },
+        { kind: 'text/plain; charset=utf-8', test: () => post(path).set('Content-Type', 'text/plain; charset=utf-8').send(JSON.stringify(fields)) },
+      ];
+
+      it('a form post of the right code to verify → 415 unsupported_media_type each time; the code is untouched and then verifies as JSON', async () => {
+        const { api } = ctx();
+        const started = await api.start(LOGIN_START);
+        const { challengeId } = started.body;
+        const code = api.codeOf(challengeId);
+        for (const { kind, test } of forms(`/stepup/challenges/${challengeId}/verify`, { code })) {
+          const res = await api.send(test());
+          expect(res.status, kind).toBe(415);
+          expectError(res, 415, 'unsupported_media_type');
+        }
+        // Not even counted as attempts: a wrong JSON code still leaves 4 of 5.
+        expect(expectError(await api.verify(challengeId, code === '000000' ? '111111' : '000000'), 400, 'invalid_code').attemptsLeft).toBe(4);
+        expect((await api.verify(challengeId, code)).status).toBe(200);
+      });
+
+      it('a form post to start or resend → 415, and nothing is sent', async () => {
+        const { h, api } = ctx();
+        const started = await api.start(LOGIN_START);
+        h.clock.advance(31_000);
+        const sent = h.outbox.messages().length;
+        const cases = [...forms('/stepup/challenges', { purpose: 'login' }), ...forms(`/stepup/challenges/${started.body.challengeId}/resend`, { channel: 'sms' })];
+        for (const { kind, test } of cases) {
+          const res = await api.send(test());
+          expect(res.status, kind).toBe(415);
+          expectError(res, 415, 'unsupported_media_type');
+        }
+        expect(h.outbox.messages()).toHaveLength(sent);
+        expect(h.sms.messages()).toHaveLength(0);
+      });
+
+      it('an empty form post (a Content-Type, no fields) → 415: a body-less resend must be sent without one', async () => {
+        const { h, api } = ctx();
+        const started = await api.start(LOGIN_START);
+        h.clock.advance(31_000);
+        const res = await api.send(post(`/stepup/challenges/${started.body.challengeId}/resend`).type('form').send(''));
+        expectError(res, 415, 'unsupported_media_type');
+        expect(h.outbox.messages()).toHaveLength(1);
+        // Without a body and without a Content-Type, a resend is still a resend without options.
+        expect((await api.send(post(`/stepup/challenges/${started.body.challengeId}/resend`))).status).toBe(200);
+      });
+
+      it('a body without a Content-Type, or with another JSON-like type → 415', async () => {
+        const { h, api } = ctx();
+        const body = Buffer.from(JSON.stringify(LOGIN_START));
+        const untyped = post('/stepup/challenges').set('Content-Length', String(body.length));
+        untyped.write(body);
+        const res = await api.send(untyped);
+        expect((res as unknown as { req: import('node:http').ClientRequest }).req.getHeader('content-type')).toBeUndefined();
+        expectError(res, 415, 'unsupported_media_type');
+        for (const type of ['application/json-patch+json', 'application/x-json', 'application/javascript', 'text/json']) {
+          expectError(await api.send(post('/stepup/challenges').set('Content-Type', type).send(JSON.stringify(LOGIN_START))), 415, 'unsupported_media_type');
+        }
+        expect(h.outbox.messages()).toHaveLength(0);
+      });
+
+      it('application/json, with charset=utf-8 and in any case, is still accepted on start and verify', async () => {
+        const { api } = ctx();
+        const started = await api.send(post('/stepup/challenges').set('Content-Type', 'application/json; charset=utf-8').send(JSON.stringify(LOGIN_START)));
+        expect(started.status, started.text).toBe(201);
+        const code = api.codeOf(started.body.challengeId);
+        const verified = await api.send(post(`/stepup/challenges/${started.body.challengeId}/verify`).set('Content-Type', 'Application/JSON; charset=UTF-8').send(JSON.stringify({ code })));
+        expect(verified.status, verified.text).toBe(200);
+      });
+    });
+  }
 }

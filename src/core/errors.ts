@@ -12,6 +12,7 @@ export type StepUpErrorCode =
   | 'too_many_attempts'
   | 'rate_limited'
   | 'request_too_large'
+  | 'unsupported_media_type'
   | 'step_up_required'
   | 'delivery_failed'
   | 'store_unavailable';
@@ -41,6 +42,7 @@ export const STATUS_BY_CODE: Readonly<Record<StepUpErrorCode, number>> = Object.
   too_many_attempts: 429,
   rate_limited: 429,
   request_too_large: 413,
+  unsupported_media_type: 415,
   step_up_required: 401,
   delivery_failed: 502,
   store_unavailable: 503,
@@ -123,6 +125,7 @@ const MESSAGES: Readonly<Record<StepUpErrorCode, string>> = {
   too_many_attempts: 'Too many wrong codes. Request a new code later.',
   rate_limited: 'Too many requests. Wait before trying again.',
   request_too_large: 'The request body is too large.',
+  unsupported_media_type: 'The request body must be JSON, sent with Content-Type: application/json.',
   step_up_required: 'This action needs a fresh verification.',
   delivery_failed: 'The code could not be delivered. Try again later.',
   store_unavailable: 'Verification is unavailable right now. Try again shortly.',

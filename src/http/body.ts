@@ -26,6 +26,24 @@ export function headersOf(headers: IncomingHttpHeaders): HeaderReader {
 }
 
 /**
+ * Refuses, with `unsupported_media_type` (415), a request whose `Content-Type` is anything
+ * but `application/json`, or that carries a body without one. It reads the header alone, never
+ * what an earlier parser (`express.urlencoded()`, `express.text()`, a Koa body parser) made of
+ * the stream: the types a browser may send cross-site without a CORS preflight (form-encoded,
+ * multipart, text/plain) then never reach a route. A request without a body or Content-Type passes.
+ */
+export function requireJsonContentType(headers: IncomingHttpHeaders): void {
+  const type = headers['content-type'];
+  if (type === undefined) {
+    const length = headers['content-length'];
+    if (headers['transfer-encoding'] === undefined && (length === undefined || Number(length) === 0)) return;
+  } else if (type.split(';')[0]!.trim().toLowerCase() === 'application/json') {
+    return;
+  }
+  throw stepUpError('unsupported_media_type');
+}
+
+/**
  * The JSON body of a request, read from the Node stream by both adapters so that they
  * answer alike (and as `express.json({ strict: true })` did): `undefined` without a body
  * or with another media type, `{}` for an empty one, `invalid_request` for malformed JSON, a charset other than UTF-8 or a

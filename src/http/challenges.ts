@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { stepUpError } from '../core/errors.js';
 import type { StepUp } from '../core/stepup.js';
 import type { Transaction } from '../core/types.js';
-import { parseBodyLimit, readJsonBody } from './body.js';
+import { parseBodyLimit, readJsonBody, requireJsonContentType } from './body.js';
 import { createWebhookHandler, type WebhookOptions } from './webhooks.js';
 import { jsonResponse, toHttpError, type HttpResponse, type MaybePromise } from './responses.js';
 
@@ -164,6 +164,7 @@ export function createChallengeRouter<Req>(stepup: StepUp, options: ChallengeRou
     }
     try {
       const challengeId = route.id === undefined ? '' : decodeId(route.id);
+      requireJsonContentType(incoming.message.headers);
       const facts = { body: await readJsonBody(incoming.message, bodyLimit, incoming.parsedBody), ip: incoming.ip() };
       if (route.action === 'start') return await start(incoming.req, facts);
       return await (route.action === 'resend' ? resend : verify)(incoming.req, challengeId, facts);

@@ -34,6 +34,18 @@ export const json: Middleware = async (ctx, next) => {
   await next();
 };
 
+/** An app-wide body parser as koa-bodyparser is: JSON, form-encoded and text bodies, at `ctx.request.body`. */
+const appBodyParser: Middleware = async (ctx, next) => {
+  const type = ctx.is('application/json', 'application/x-www-form-urlencoded', 'text/plain');
+  if (type) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) chunks.push(chunk);
+    const text = Buffer.concat(chunks).toString('utf8');
+    (ctx.request as { body?: unknown }).body = type === 'application/json' ? JSON.parse(text || '{}') : type === 'text/plain' ? text : Object.fromEntries(new URLSearchParams(text));
+  }
+  await next();
+};
+
 export async function buildKoaApp(options: HarnessOptions): Promise<HttpHarness> {
   const core = await createHarnessCore(options);
   const { stepup, report } = core;
@@ -54,6 +66,7 @@ export async function buildKoaApp(options: HarnessOptions): Promise<HttpHarness>
       ctx.body = { error: { code: 'app_error', message: 'The test app failed.' } };
     }
   });
+  if (options.appParsers) app.use(appBodyParser);
   app.use(stepUpRouter(stepup, { prefix: '/stepup', resolveSubject: (ctx) => resolveTestSubject(user(ctx)), binding: session, webhooks: core.webhooks, onError: report }));
   app.use(
     route(

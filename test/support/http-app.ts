@@ -28,6 +28,7 @@ export async function buildExpressApp(options: HarnessOptions): Promise<HttpHarn
   };
 
   const app = express();
+  if (options.appParsers) app.use(express.json(), express.urlencoded({ extended: false }), express.text());
   app.use('/stepup', stepUpRouter(stepup, { resolveSubject: (req) => resolveTestSubject(user(req)), binding: session, webhooks: core.webhooks, onError: report }));
   app.post(
     '/payments',

@@ -76,6 +76,12 @@ export interface HarnessOptions {
   tokenAlgorithm?: HarnessTokenAlgorithm;
   /** Service options over the harness's own (for example `code: { ttl: '30s' }` or the real clock: `clock: Date.now`). */
   service?: Partial<StepUpOptions>;
+  /**
+   * The app parses bodies for its own routes before the router sees them: JSON, form-encoded
+   * and text bodies (`express.json()`, `express.urlencoded()`, `express.text()`; on Koa a
+   * middleware that reads the same three, as koa-bodyparser does). Default false.
+   */
+  appParsers?: boolean;
 }
 
 export type HarnessTokenAlgorithm = 'HS256' | 'ES256' | 'RS256';
