@@ -123,7 +123,8 @@ describe('options validation', () => {
     it('throws unless allowMemoryStoreInProduction: true, naming the option and the alternative', () => {
       expect(build()).toThrow(/MemoryStore was given with NODE_ENV=production.*RedisStore.*allowMemoryStoreInProduction: true/);
       expect(build({ allowMemoryStoreInProduction: 'yes' })).toThrow(/allowMemoryStoreInProduction/);
-      expect(build({ allowMemoryStoreInProduction: true })).not.toThrow();
+      // The service's OutboxChannel is refused too, unless allowed (test/core.outbox-in-production.test.ts).
+      expect(build({ allowMemoryStoreInProduction: true, allowOutboxInProduction: true })).not.toThrow();
     });
   });
 });

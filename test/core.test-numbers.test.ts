@@ -187,7 +187,7 @@ describe('testNumbers options', () => {
     });
 
     it('are refused without allowTestNumbersInProduction, with a message that says how to fix it', () => {
-      const options = { ...base(), allowMemoryStoreInProduction: true, testNumbers: { [TEST_NUMBER]: FIXED } };
+      const options = { ...base(), allowMemoryStoreInProduction: true, allowOutboxInProduction: true, testNumbers: { [TEST_NUMBER]: FIXED } };
       expect(() => createStepUp(options)).toThrow(TypeError);
       expect(() => createStepUp(options)).toThrow(/`testNumbers`.*NODE_ENV=production.*Remove them, or pass allowTestNumbersInProduction: true/);
       expect(() => createStepUp({ ...options, allowTestNumbersInProduction: false })).toThrow(/allowTestNumbersInProduction: true/);
@@ -195,14 +195,14 @@ describe('testNumbers options', () => {
 
     it('are accepted with allowTestNumbersInProduction: true, and work', async () => {
       const outbox = new OutboxChannel();
-      const stepup = createStepUp({ ...base(), channels: [outbox], allowMemoryStoreInProduction: true, testNumbers: { [TEST_NUMBER]: FIXED }, allowTestNumbersInProduction: true });
+      const stepup = createStepUp({ ...base(), channels: [outbox], allowMemoryStoreInProduction: true, allowOutboxInProduction: true, testNumbers: { [TEST_NUMBER]: FIXED }, allowTestNumbersInProduction: true });
       const view = await stepup.start({ subject: SUBJECT, phone: TEST_NUMBER, purpose: 'login' });
       await expect(stepup.verify(view.challengeId, FIXED, { subject: SUBJECT })).resolves.toMatchObject({ claims: { sub: SUBJECT } });
       expect(outbox.messages()).toEqual([]);
     });
 
     it('a service without testNumbers needs no such option', () => {
-      expect(() => createStepUp({ ...base(), allowMemoryStoreInProduction: true })).not.toThrow();
+      expect(() => createStepUp({ ...base(), allowMemoryStoreInProduction: true, allowOutboxInProduction: true })).not.toThrow();
     });
   });
 

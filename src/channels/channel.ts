@@ -34,6 +34,11 @@ export interface Channel {
   /** Unique among the configured channels; shown to users and carried as `chn`. */
   readonly name: string;
   readonly transport: Transport;
+  /**
+   * The channel keeps the codes it sends where the app can read them (the development
+   * outbox): `createStepUp` refuses it under NODE_ENV=production unless `allowOutboxInProduction`.
+   */
+  readonly keepsCodes?: boolean;
   send(message: OutgoingMessage, signal: AbortSignal): Promise<SendReceipt>;
 }
 

@@ -35,6 +35,8 @@ type NextFunction = (error?: unknown) => void;
 export class OutboxChannel implements Channel {
   readonly name: string;
   readonly transport: Transport;
+  /** Marks it for `createStepUp`, which refuses it under NODE_ENV=production unless `allowOutboxInProduction`. */
+  readonly keepsCodes = true;
   readonly #limit: number;
   readonly #messages: OutboxMessage[] = [];
 
@@ -83,6 +85,7 @@ export class OutboxChannel implements Channel {
     return {
       name: channel.name,
       transport: channel.transport,
+      keepsCodes: true,
       async send(message, signal) {
         const receipt = await channel.send(message, signal);
         if (message.code !== '') record(message);

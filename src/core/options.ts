@@ -53,7 +53,7 @@ export interface StepUpConfig {
 
 const KNOWN = [
   'store', 'channels', 'tokens', 'pepper', 'code', 'sends', 'purposes', 'phones', 'brand', 'webOtpDomain', 'onEvent', 'clock',
-  'allowMemoryStoreInProduction', 'testNumbers', 'allowTestNumbersInProduction', 'logger', 'metrics', 'limits', 'beforeSend',
+  'allowMemoryStoreInProduction', 'allowOutboxInProduction', 'testNumbers', 'allowTestNumbersInProduction', 'logger', 'metrics', 'limits', 'beforeSend',
 ];
 
 /** Presets; an app may override any field or add purposes of its own. */
@@ -73,7 +73,7 @@ export function resolveOptions(options: StepUpOptions): StepUpConfig {
   if (!options || typeof options !== 'object') throw new TypeError('createStepUp needs an options object; see the README for a complete example.');
   rejectUnknown(options, KNOWN, 'createStepUp options');
   const store = resolveStore(options);
-  const channels = resolveChannels(options.channels);
+  const channels = resolveChannels(options);
   // One record of every secret read, so that no pepper repeats a token secret or another pepper.
   const secrets: SeenSecrets = new Map();
   const tokens = resolveTokenConfig(options.tokens, secrets);
@@ -190,7 +190,9 @@ function resolveTestNumbers(options: StepUpOptions, codeLength: number, rules: P
   return numbers;
 }
 
-function resolveChannels(channels: unknown): Channel[] {
+function resolveChannels(options: StepUpOptions): Channel[] {
+  const channels: unknown = options.channels;
+  const allowOutbox = booleanOr(options.allowOutboxInProduction, false, 'allowOutboxInProduction');
   if (!Array.isArray(channels) || channels.length === 0) {
     throw new TypeError('`channels` must be a non-empty array in fallback order, such as [whatsapp, sms]; use [new OutboxChannel()] in development.');
   }
@@ -207,6 +209,11 @@ function resolveChannels(channels: unknown): Channel[] {
       throw new TypeError(`\`channels[${index}]\` has the unknown transport ${describe(candidate.transport)}; it must be one of ${TRANSPORTS.join(', ')}.`);
     }
     if (names.has(candidate.name)) throw new TypeError(`Two channels are named '${candidate.name}'; channel names must be unique.`);
+    if (candidate.keepsCodes === true && process.env.NODE_ENV === 'production' && !allowOutbox) {
+      throw new TypeError(
+        `\`channels[${index}]\` is an OutboxChannel with NODE_ENV=production: it delivers nothing and keeps every code in memory, where the app can read it. Use a real channel (whatsappCloudChannel, twilioChannel), or pass allowOutboxInProduction: true for a staging build that runs with NODE_ENV=production.`,
+      );
+    }
     names.add(candidate.name);
   }
   return [...channels] as Channel[];

@@ -163,6 +163,14 @@ export interface StepUpOptions {
   /** Accept a MemoryStore when NODE_ENV is production (it loses state on restart and is per-process). */
   allowMemoryStoreInProduction?: boolean;
   /**
+   * Accept an `OutboxChannel` among `channels` when NODE_ENV is production (a staging build):
+   * it delivers nothing and keeps every code in memory. Default false: construction fails.
+   *
+   * @example
+   * createStepUp({ ...options, channels: [new OutboxChannel()], allowOutboxInProduction: process.env.STAGING === '1' });
+   */
+  allowOutboxInProduction?: boolean;
+  /**
    * Numbers that never receive anything and accept a fixed code (app-store review, CI):
    * `{ '+15005550006': '123456' }`. Every use emits events marked `testNumber: true`.
    */
