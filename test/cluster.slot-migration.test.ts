@@ -16,7 +16,7 @@ import { createClient, expectError, type Client } from './support/http-client.js
 import type { HttpHarness } from './support/http-harness.js';
 import { moveSlot, slotOwner, startRedisCluster, withNode, type ClusterNode, type RedisClusterHandle } from './support/redis-cluster.js';
 
-const PAYMENT = { amount: 42, currency: 'EUR', payee: 'ES9121000418450200051332' };
+const PAYMENT = { id: 'pay_1', amount: 42, currency: 'EUR', payee: 'ES9121000418450200051332' };
 const LIVE = 24;
 const FILLERS = 40;
 
@@ -165,13 +165,19 @@ describe('Redis Cluster: a slot with live challenges moves to another primary wh
     expect(targetStats.cmdstat_asking, 'ASKING on the target').toBeGreaterThan(0);
     expect(targetStats.errorstat_NOSCRIPT, 'NOSCRIPT on the target').toBeGreaterThan(0);
 
-    // Every live challenge still verifies, exactly once; the moved one with its attempts intact.
+    // Every live challenge still verifies, exactly once (one token); the moved one with its attempts intact.
+    const tokens = new Map<string, string>();
     for (const { id, code } of live) {
       let res = await api.verify(id, code);
       for (let retry = 0; retry < 5 && res.status === 503; retry++) res = await api.verify(id, code);
       expect(res.status, `challenge ${id}: ${res.text}`).toBe(200);
+      tokens.set(id, res.body.token as string);
     }
-    expectError(await api.verify(target.id, target.code), 404, 'challenge_not_found');
+    // Consumed: a retry of its code is the same token, another code nothing.
+    const again = await api.verify(target.id, target.code);
+    expect(again.status, again.text).toBe(200);
+    expect(again.body.token).toBe(tokens.get(target.id));
+    expectError(await api.verify(target.id, wrong), 404, 'challenge_not_found');
 
     // Every answer was the expected one or a retryable 503 store_unavailable.
     const unavailable = seen.filter(({ res }) => res.status === 503);

@@ -22,13 +22,17 @@ for (const variant of variants) {
   describe(`on ${variant.name}`, () => {
     const harnessFor = (extra: HarnessOptions = {}) => makeStepUp({ ...variant.options(), ...extra });
 
-    it('R-C3 R-J2 50 concurrent verifies with the right code: exactly one success, 49 failures', async () => {
+    it('R-C3 R-J2 50 concurrent verifies with the right code: one token (one jti, one auth_time), which a one-time guard accepts once', async () => {
       const harness = harnessFor();
       const { challengeId, code } = await startChallenge(harness, { purpose: 'payment' });
-      const results = await Promise.allSettled(Array.from({ length: 50 }, () => harness.stepup.verify(challengeId, code, { subject: SUBJECT })));
-      expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
-      const codes = results.flatMap((result) => (result.status === 'rejected' && isStepUpError(result.reason) ? [result.reason.code] : []));
-      expect(codes).toEqual(Array(49).fill('challenge_not_found'));
+      const results = await Promise.all(Array.from({ length: 50 }, () => harness.stepup.verify(challengeId, code, { subject: SUBJECT })));
+      // Every answer is the consuming verify's token again: a lost answer can be retried (issue on hardening, item 7).
+      expect(new Set(results.map((result) => result.claims.jti)).size).toBe(1);
+      expect(new Set(results.map((result) => result.token)).size).toBe(1);
+      const checks = await Promise.allSettled(results.map((result) => harness.stepup.checkToken(result.token, { purpose: 'payment', subject: SUBJECT, transaction: PAYMENT })));
+      expect(checks.filter((check) => check.status === 'fulfilled')).toHaveLength(1);
+      const reasons = checks.flatMap((check) => (check.status === 'rejected' && isStepUpError(check.reason) ? [check.reason.details.reason] : []));
+      expect(reasons).toEqual(Array(49).fill('replayed'));
     });
 
     it('cancel ends a challenge: its code and resends are challenge_not_found; unknown or malformed ids are a no-op', async () => {
@@ -41,10 +45,15 @@ for (const variant of variants) {
       await harness.stepup.cancel('not an id');
     });
 
-    it('R-C3 a consumed code cannot be used again', async () => {
+    it('R-C3 a consumed code issues no second token: its retry is the same token, any other code is challenge_not_found and costs nothing', async () => {
       const harness = harnessFor();
-      const { challengeId, code } = await issueToken(harness);
-      expect((await rejection(harness.stepup.verify(challengeId, code, { subject: SUBJECT }))).code).toBe('challenge_not_found');
+      const { challengeId, code, token } = await issueToken(harness);
+      expect((await harness.stepup.verify(challengeId, code, { subject: SUBJECT })).token).toBe(token);
+      const other = code === '000000' ? '111111' : '000000';
+      for (let i = 0; i < 6; i++) expect((await rejection(harness.stepup.verify(challengeId, other, { subject: SUBJECT }))).code).toBe('challenge_not_found');
+      expect((await harness.stepup.verify(challengeId, code, { subject: SUBJECT })).token).toBe(token);
+      expect((await rejection(harness.stepup.verify(challengeId, code, { subject: 'user-2' }))).code).toBe('challenge_not_found');
+      expect((await rejection(harness.stepup.resend(challengeId, { subject: SUBJECT }))).code).toBe('challenge_not_found');
     });
 
     describe('R-C4 binding matrix', () => {

@@ -197,8 +197,11 @@ describe.each(['redis', 'memory'] as const)('hosted verify (Message Central) on 
     expect(validate!.query).toEqual({ verificationId: mc.lastVerificationId(PHONE), code });
     expect(harness.events.filter((event) => event.type === 'verify.succeeded')).toHaveLength(1);
 
-    // R-C3: single use, whatever the provider would say now.
-    await refused(harness.stepup.verify(view.challengeId, code, { subject: SUBJECT, binding: 'session-A' }), 'challenge_not_found');
+    // R-C3: single use. A retry of the approved code (its answer lost) is the same token, without asking the provider again;
+    // another code, or the same from another session, gets nothing.
+    await expect(harness.stepup.verify(view.challengeId, code, { subject: SUBJECT, binding: 'session-A' })).resolves.toMatchObject({ token, claims: { jti: claims.jti } });
+    await refused(harness.stepup.verify(view.challengeId, wrongCode(code), { subject: SUBJECT, binding: 'session-A' }), 'challenge_not_found');
+    await refused(harness.stepup.verify(view.challengeId, code, { subject: SUBJECT, binding: 'session-B' }), 'challenge_not_found');
     expect(requestsTo('validate')).toHaveLength(1);
   });
 

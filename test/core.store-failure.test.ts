@@ -5,27 +5,13 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RedisStore, StepUpUnavailableError, type StepUpError } from '../src/index.js';
 import { issueToken, makeStepUp, PAYMENT, PHONE, rejection, startChallenge, SUBJECT } from './core.fixtures.js';
-import { startRedis, type RedisHandle } from './support/redis.js';
+import { startRedis } from './support/redis.js';
+import { FAIL_FAST, privateRedisServers } from './support/private-redis.js';
 
-const FAIL_FAST = { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false, retryStrategy: () => 200 };
-
-const servers: RedisHandle[] = [];
-const clients: Redis[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.disconnect();
-  await Promise.all(servers.splice(0).map((server) => server.kill()));
-});
-
-async function privateRedis(timeoutMs?: number): Promise<{ server: RedisHandle; client: Redis; store: RedisStore }> {
-  const server = await startRedis();
-  servers.push(server);
-  const client = new Redis(server.url, FAIL_FAST);
-  client.on('error', () => undefined);
-  clients.push(client);
-  // Without an offline queue a command sent before the connection is up fails at once.
-  await new Promise((resolve) => client.once('ready', resolve));
-  return { server, client, store: new RedisStore({ client, prefix: 'failure:', ...(timeoutMs === undefined ? {} : { timeoutMs }) }) };
-}
+const redisServers = privateRedisServers();
+const { clients } = redisServers;
+afterEach(() => redisServers.cleanUp());
+const privateRedis = (timeoutMs?: number) => redisServers.start(timeoutMs);
 
 async function timed(promise: Promise<unknown>): Promise<{ error: StepUpError; ms: number }> {
   const started = Date.now();
@@ -97,9 +83,10 @@ describe('R-J7 fail closed with Redis stopped', () => {
     expect(harness.outbox.messages()).toHaveLength(1);
     await admin.call('CLIENT', 'UNPAUSE');
     await client.ping();
-    // The timed-out verify reached Redis and ran once the pause ended: the challenge is
-    // consumed, but its caller already got store_unavailable, so no token exists for it.
-    expect((await rejection(harness.stepup.verify(live.challengeId, live.code, { subject: SUBJECT }))).code).toBe('challenge_not_found');
+    // The timed-out verify reached Redis and ran once the pause ended: the challenge is consumed,
+    // but its caller got store_unavailable and no token. The user's retry gets it
+    // (core.lost-verify-answer.test.ts); nothing else passes.
     expect(harness.events.filter((event) => event.type === 'verify.succeeded')).toHaveLength(0);
+    expect((await rejection(harness.stepup.verify(live.challengeId, '000000' === live.code ? '111111' : '000000', { subject: SUBJECT }))).code).toBe('challenge_not_found');
   });
 });

@@ -100,14 +100,15 @@ describe.each(['redis', 'memory'] as const)('test numbers on the %s store', (kin
     expect({ wa: wa.requests.length, mc: mc.requests.length }).toEqual(before);
   });
 
-  it('R-C3: the fixed code passes once per challenge, and again on a new challenge', async () => {
+  it('R-C3: the fixed code issues one token per challenge (a retry is that token), and again on a new challenge', async () => {
     const harness = setup();
     const view = await start(harness, TEST_NUMBER, { binding: 'session-A' });
     const { token, claims } = await harness.stepup.verify(view.challengeId, FIXED, { subject: SUBJECT, binding: 'session-A' });
     expect(claims).toMatchObject({ sub: SUBJECT, purpose: 'login', cid: view.challengeId, chn: 'outbox', amr: ['otp', 'mca'], sbh: expect.any(String) });
     await expect(harness.stepup.checkToken(token, { purpose: 'login', subject: SUBJECT })).resolves.toMatchObject({ jti: claims.jti });
 
-    expect((await rejection(harness.stepup.verify(view.challengeId, FIXED, { subject: SUBJECT, binding: 'session-A' }))).code).toBe('challenge_not_found');
+    await expect(harness.stepup.verify(view.challengeId, FIXED, { subject: SUBJECT, binding: 'session-A' })).resolves.toMatchObject({ token, claims: { jti: claims.jti } });
+    expect((await rejection(harness.stepup.verify(view.challengeId, FIXED, { subject: SUBJECT, binding: 'session-B' }))).code).toBe('challenge_not_found');
 
     const again = await start(harness);
     await expect(harness.stepup.verify(again.challengeId, FIXED, { subject: SUBJECT })).resolves.toMatchObject({ claims: { cid: again.challengeId } });

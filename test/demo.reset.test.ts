@@ -260,9 +260,10 @@ describe('password reset throttling in the Express demo (R-G6)', () => {
   const codesTo = (phone: string) => demo.outbox.messages().filter((message) => message.to === phone && message.purpose === 'password-reset');
 
   it.each([
-    { what: 'account', limits: { ...OFF, subject: TWO_AN_HOUR }, accounts: ['ana', '+34 612 345 678', 'ana', '+34612345678'], sent: { ana: 2, luis: 0 } },
-    { what: 'number', limits: { ...OFF, phone: TWO_AN_HOUR }, accounts: ['+34 612 345 678', 'ana', 'ana', '+34 612 345 678'], sent: { ana: 2, luis: 0 } },
-    { what: 'IP', limits: { ...OFF, ip: TWO_AN_HOUR }, accounts: ['ana', 'luis', 'ana', 'luis'], sent: { ana: 1, luis: 1 } },
+    // A reset is anonymous: its sends spend the budgets of `limits.anonymous`.
+    { what: 'account', limits: { ...OFF, anonymous: { ...OFF.anonymous, subject: TWO_AN_HOUR } }, accounts: ['ana', '+34 612 345 678', 'ana', '+34612345678'], sent: { ana: 2, luis: 0 } },
+    { what: 'number', limits: { ...OFF, anonymous: { ...OFF.anonymous, phone: TWO_AN_HOUR } }, accounts: ['+34 612 345 678', 'ana', 'ana', '+34 612 345 678'], sent: { ana: 2, luis: 0 } },
+    { what: 'IP', limits: { ...OFF, anonymous: { ...OFF.anonymous, ip: TWO_AN_HOUR } }, accounts: ['ana', 'luis', 'ana', 'luis'], sent: { ana: 1, luis: 1 } },
   ])('R-G6 reset sends are throttled per $what, and the answer does not change', async ({ limits, accounts, sent }) => {
     await start({ limits });
     const answers = [];

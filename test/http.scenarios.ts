@@ -307,12 +307,19 @@ function defineChallengeScenarios(ctx: Context): void {
       expect((await api.verify(body.challengeId, code)).status).toBe(200);
     });
 
-    it('a consumed challenge → 404 challenge_not_found (R-C3 single use)', async () => {
+    it('a consumed challenge issues no other token (R-C3 single use): a retry of its code whose answer was lost → 200 with the same token; another code, user or session → 404', async () => {
       const { api } = ctx();
       const { body } = await api.start(LOGIN_START);
       const code = api.codeOf(body.challengeId);
-      expect((await api.verify(body.challengeId, code)).status).toBe(200);
-      expectError(await api.verify(body.challengeId, code), 404, 'challenge_not_found');
+      const first = await api.verify(body.challengeId, code);
+      expect(first.status).toBe(200);
+      const retry = await api.verify(body.challengeId, code);
+      expect(retry.status).toBe(200);
+      expect(retry.body).toEqual(first.body);
+      expect(retry.headers['cache-control']).toBe('no-store');
+      expectError(await api.verify(body.challengeId, code === '000000' ? '111111' : '000000'), 404, 'challenge_not_found');
+      expectError(await api.verify(body.challengeId, code, { user: 'bob' }), 404, 'challenge_not_found');
+      expectError(await api.verify(body.challengeId, code, { session: 'sess-elsewhere' }), 404, 'challenge_not_found');
     });
 
     it('past its ttl → 410 challenge_expired, on verify and resend; a second before, the code works', async () => {
@@ -739,14 +746,17 @@ function definePaymentScenarios(ctx: Context): void {
   });
 
   describe('concurrency', () => {
-    it('R-C3 50 concurrent verifies with the right code → exactly one 200, the rest 4xx', async () => {
+    it('R-C3 50 concurrent verifies with the right code → one token (each 200 carries it), which the one-time guard accepts once', async () => {
       const { api } = ctx();
-      const { body } = await api.start(LOGIN_START);
+      const { body } = await api.start(PAYMENT_START);
       const code = api.codeOf(body.challengeId);
       const answers = await Promise.all(Array.from({ length: 50 }, () => api.verify(body.challengeId, code)));
-      const statuses = answers.map((res) => res.status);
-      expect(statuses.filter((status) => status === 200)).toHaveLength(1);
-      for (const res of answers.filter((answer) => answer.status !== 200)) expectError(res, 404, 'challenge_not_found');
+      expect(answers.map((res) => res.status)).toEqual(Array(50).fill(200));
+      const tokens = new Set(answers.map((res) => res.body.token as string));
+      expect(tokens.size).toBe(1);
+      const paid = await Promise.all(answers.map((res) => api.post('/payments', PAYMENT, res.body.token as string)));
+      expect(paid.filter((res) => res.status === 200)).toHaveLength(1);
+      for (const res of paid.filter((answer) => answer.status !== 200)) expectRefusal(res, { errorClass: 'insufficient_user_authentication', reason: 'replayed' });
     });
 
     it('R-L1 50 concurrent uses of one payment token → exactly one 200, the rest replayed', async () => {

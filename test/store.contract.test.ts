@@ -17,6 +17,12 @@ const T0 = 1_900_000_000_000;
 /** What a wrong code's outcome names of a challenge made by `challengeRecord()`. */
 const FAILED = { purpose: 'payment', channel: 'whatsapp' } as const;
 const TTL_MS = 10 * 60_000;
+/** What a consuming verify leaves in the challenge (the token id and its time), and what a store without one reports. */
+const RECEIPT = { jti: 'jti-first', verifiedAt: T0 + 1_000 } as const;
+const NO_RECEIPT = { jti: '', verifiedAt: T0 + 1_000 } as const;
+/** The outcome of the verify that consumed `record`, and of a retry of its right code. */
+const consumedBy = (record: ChallengeRecord, receipt: { jti: string; verifiedAt: number } = NO_RECEIPT) => ({ status: 'ok', record: verifiedPart(record), receipt, repeated: false });
+const repeatOf = (record: ChallengeRecord, receipt: { jti: string; verifiedAt: number } = NO_RECEIPT) => ({ status: 'ok', record: verifiedPart(record), receipt, repeated: true });
 
 /** A valid record; every field can be overridden. */
 function challengeRecord(overrides: Partial<ChallengeRecord> = {}): ChallengeRecord {
@@ -69,15 +75,33 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
     }
 
     describe('create and verify', () => {
-      it('a right digest returns what the token needs of the record as created and consumes it: a second verify is not_found', async () => {
+      it('a right digest returns what the token needs of the record as created and consumes it, keeping the receipt', async () => {
         const record = await created();
-        expect(await store.verify(record.id, owner(record), ['p2:other', 'p1:right'])).toEqual({ status: 'ok', record: verifiedPart(record) });
-        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'not_found' });
+        expect(await store.verify(record.id, owner(record), ['p2:other', 'p1:right'], undefined, RECEIPT)).toEqual(consumedBy(record, RECEIPT));
+        expect(await store.reserveResend(record.id, owner(record), { digest: 'p1:new', cooldownMs: 1, keepEarlier: false })).toEqual({ status: 'not_found' });
+        expect(await store.applyStatus(record.id, 'SM1', 'failed')).toEqual({ status: 'gone' });
+      });
+
+      it("a consumed challenge: the owner's retry of the right code gets the first receipt (repeated), anything else is not_found and counts nothing", async () => {
+        const failures = { key: `failures:retry-${randomBytes(4).toString('hex')}`, max: 1, windowMs: 60_000, now: T0 + 1_000 };
+        const record = await created({ bindingHash: 'bind-A' });
+        const bound = owner(record, { bindingHashes: ['bind-A'] });
+        expect(await store.verify(record.id, bound, ['p1:right'], failures, RECEIPT)).toEqual(consumedBy(record, RECEIPT));
+        // Another receipt offered by the retry is not taken: the first one stands.
+        expect(await store.verify(record.id, bound, ['p2:other', 'p1:right'], failures, { jti: 'jti-second', verifiedAt: T0 + 2_000 })).toEqual(repeatOf(record, RECEIPT));
+        for (let i = 0; i < 3; i++) expect(await store.verify(record.id, bound, ['p1:wrong'], failures, RECEIPT)).toEqual({ status: 'not_found' });
+        expect(await store.readFailures(record.id.slice(0, 4), failures)).toEqual({ count: 0, resetInMs: 0 });
+        expect(await store.verify(record.id, owner(record, { bindingHashes: ['bind-B'] }), ['p1:right'], failures)).toEqual({ status: 'not_found' });
+        expect(await store.verify(record.id, { ...bound, subject: 'someone-else' }, ['p1:right'], failures)).toEqual({ status: 'not_found' });
+        expect(await store.beginHostedCheck(record.id, bound, failures, ['p1:right'])).toEqual(repeatOf(record, RECEIPT));
+        expect(await store.beginHostedCheck(record.id, bound, failures)).toEqual({ status: 'not_found' });
+        // Not past the challenge's life.
+        expect(await store.verify(record.id, { ...bound, now: record.expiresAt }, ['p1:right'], failures)).toEqual({ status: 'not_found' });
       });
 
       it('a record with empty optional fields (txn, bindingHash, otherFactors) round-trips unchanged', async () => {
         const record = await created({ txn: '', bindingHash: '', otherFactors: '', transport: 'sms', channel: 'sms', locale: 'en' });
-        expect(await store.verify(record.id, owner(record, { bindingHashes: ['any'] }), ['p1:right'])).toEqual({ status: 'ok', record: verifiedPart(record) });
+        expect(await store.verify(record.id, owner(record, { bindingHashes: ['any'] }), ['p1:right'])).toEqual(consumedBy(record));
       });
 
       it('an unknown id is not_found', async () => {
@@ -267,7 +291,7 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         const record = await created();
         await store.recordDelivery(record.id, { channel: 'sms-backup', transport: 'sms', messageId: 'SM1', sentAt: T0, keepEarlier: false });
         expect(await take(record.id)).toEqual({ ...record, channel: 'sms-backup', transport: 'sms', messageId: 'SM1', sentAt: T0 });
-        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'ok', record: verifiedPart({ ...record, channel: 'sms-backup', transport: 'sms' }) });
+        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual(consumedBy({ ...record, channel: 'sms-backup', transport: 'sms' }));
       });
 
       it('never recreates a deleted challenge', async () => {
@@ -277,11 +301,13 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'not_found' });
       });
 
-      it('never recreates a consumed challenge', async () => {
+      it('never changes or revives a consumed challenge', async () => {
         const record = await created();
-        expect(await store.verify(record.id, owner(record), ['p1:right'])).toMatchObject({ status: 'ok' });
+        expect(await store.verify(record.id, owner(record), ['p1:right'], undefined, RECEIPT)).toMatchObject({ status: 'ok', repeated: false });
         await store.recordDelivery(record.id, { channel: 'sms-backup', transport: 'sms', messageId: 'SM1', sentAt: T0, keepEarlier: false });
-        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'not_found' });
+        await store.discardCode(record.id, 'p1:right');
+        expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual(repeatOf(record, RECEIPT));
+        expect(await store.applyStatus(record.id, 'SM1', 'delivered')).toEqual({ status: 'gone' });
       });
     });
 
@@ -360,27 +386,32 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
         expect(await store.beginHostedCheck(record.id, owner(record, { bindingHashes: ['bind-A'] }))).toMatchObject({ status: 'check', record: { attempts: 1 } });
       });
 
-      it('finish approved consumes the challenge once and returns it; a second finish or verify is not_found', async () => {
+      it('finish approved consumes the challenge once, keeping the approved code\'s digest: its retry repeats the receipt, a refused finish or another code is not_found', async () => {
         const record = await created({ hostedIds: 'mc=V1', digest: '' });
         expect(await store.beginHostedCheck(record.id, owner(record))).toMatchObject({ status: 'check' });
-        expect(await store.finishHostedCheck(record.id, true)).toEqual({ status: 'ok', record: verifiedPart(record) });
-        expect(await store.finishHostedCheck(record.id, true)).toEqual({ status: 'not_found' });
+        expect(await store.finishHostedCheck(record.id, true, undefined, { ...RECEIPT, digest: 'p1:typed' })).toEqual(consumedBy(record, RECEIPT));
+        expect(await store.finishHostedCheck(record.id, true)).toEqual(repeatOf(record, RECEIPT));
+        expect(await store.finishHostedCheck(record.id, false)).toEqual({ status: 'not_found' });
+        expect(await store.verify(record.id, owner(record), ['p1:typed'])).toEqual(repeatOf(record, RECEIPT));
+        expect(await store.beginHostedCheck(record.id, owner(record), undefined, ['p1:typed'])).toEqual(repeatOf(record, RECEIPT));
         expect(await store.verify(record.id, owner(record), ['p1:right'])).toEqual({ status: 'not_found' });
       });
 
-      it('of two concurrent finishHostedCheck(approved) exactly one is ok (R-C3)', async () => {
+      it('of two concurrent finishHostedCheck(approved) exactly one consumes (R-C3); the other gets its receipt', async () => {
         const record = await created();
         await store.beginHostedCheck(record.id, owner(record));
         await store.beginHostedCheck(record.id, owner(record));
-        const outcomes = await Promise.all([store.finishHostedCheck(record.id, true), store.finishHostedCheck(record.id, true)]);
-        expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(['not_found', 'ok']);
+        const outcomes = await Promise.all(['jti-a', 'jti-b'].map((jti) => store.finishHostedCheck(record.id, true, undefined, { jti, verifiedAt: T0 + 1_000, digest: 'p1:right' })));
+        expect(outcomes.filter((outcome) => outcome.status === 'ok' && !outcome.repeated)).toHaveLength(1);
+        expect(new Set(outcomes.map((outcome) => outcome.status === 'ok' && outcome.receipt.jti)).size).toBe(1);
       });
 
-      it('of 20 concurrent finishHostedCheck(approved) exactly one is ok', async () => {
+      it('of 20 concurrent finishHostedCheck(approved) exactly one consumes; all carry one token id', async () => {
         const record = await created();
-        const outcomes = await Promise.all(Array.from({ length: 20 }, () => store.finishHostedCheck(record.id, true)));
-        expect(outcomes.filter((outcome) => outcome.status === 'ok')).toHaveLength(1);
-        expect(outcomes.filter((outcome) => outcome.status === 'not_found')).toHaveLength(19);
+        const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => store.finishHostedCheck(record.id, true, undefined, { jti: `jti-${i}`, verifiedAt: T0 + 1_000, digest: 'p1:right' })));
+        expect(outcomes.filter((outcome) => outcome.status === 'ok' && !outcome.repeated)).toHaveLength(1);
+        expect(outcomes.filter((outcome) => outcome.status === 'ok' && outcome.repeated)).toHaveLength(19);
+        expect(new Set(outcomes.map((outcome) => outcome.status === 'ok' && outcome.receipt.jti)).size).toBe(1);
       });
 
       it('a wrong code on the last reserved attempt is locked_now: the challenge locks and keeps no digest', async () => {
@@ -733,11 +764,12 @@ export function describeStoreContract(name: string, makeStore: () => ChallengeSt
       });
     });
 
-    it('of many concurrent verifies with the right digest exactly one is ok (R-C3)', async () => {
+    it('of many concurrent verifies with the right digest exactly one consumes (R-C3); the others repeat its receipt', async () => {
       const record = await created({ maxAttempts: 5 });
-      const outcomes = await Promise.all(Array.from({ length: 30 }, () => store.verify(record.id, owner(record), ['p1:right'])));
-      expect(outcomes.filter((outcome) => outcome.status === 'ok')).toHaveLength(1);
-      expect(outcomes.filter((outcome) => outcome.status === 'not_found')).toHaveLength(29);
+      const outcomes = await Promise.all(Array.from({ length: 30 }, (_, i) => store.verify(record.id, owner(record), ['p1:right'], undefined, { jti: `jti-${i}`, verifiedAt: T0 + 1_000 })));
+      expect(outcomes.filter((outcome) => outcome.status === 'ok' && !outcome.repeated)).toHaveLength(1);
+      expect(outcomes.filter((outcome) => outcome.status === 'ok' && outcome.repeated)).toHaveLength(29);
+      expect(new Set(outcomes.map((outcome) => outcome.status === 'ok' && outcome.receipt.jti)).size).toBe(1);
     });
 
     it('of many concurrent wrong verifies the attempts count exactly (one locked_now)', async () => {
@@ -905,7 +937,13 @@ describe('RedisStore', () => {
       await store.recordDelivery(deleted.id, { channel: 'sms', transport: 'sms', messageId: 'SM1', sentAt: T0, keepEarlier: false });
       await store.recordDelivery(consumed.id, { channel: 'sms', transport: 'sms', messageId: 'SM1', sentAt: T0, keepEarlier: false });
       await store.recordDelivery(challengeRecord().id, { channel: 'sms', transport: 'sms', messageId: 'SM1', sentAt: T0, keepEarlier: false });
-      expect(await scan(client, `${prefix}gone:*`)).toEqual([]);
+      // The consumed challenge stays for a retry, no longer than its code would have lived.
+      const left = await scan(client, `${prefix}gone:*`);
+      expect(left).toEqual([`${prefix}gone:{${consumed.id.slice(0, 4)}}ch:${consumed.id}`]);
+      const ttl = await client.pttl(left[0]!);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(consumed.expiresAt - owner(consumed).now);
+      expect(await client.hget(left[0]!, 'mid')).toBeNull();
     });
 
     it('a locked or expired challenge keeps no digest at rest', async () => {
@@ -1206,8 +1244,8 @@ describe('RedisStore on a 3-primary Redis Cluster', () => {
       expect(await own.consumeOnce('jti-b', 45_000)).toBe(true);
 
       const keys = await scanCluster(cluster, `${prefix}all:*`);
-      // 20 live challenges (4 consumed), 4 subjects' failures, 12 counters, 8 facts, the due set, 2 one-time marks.
-      expect(keys).toHaveLength(20 + 4 + 12 + 8 + 1 + 2);
+      // 24 challenges (4 of them consumed, kept for a retry until they expire), 4 subjects' failures, 12 counters, 8 facts, the due set, 2 one-time marks.
+      expect(keys).toHaveLength(24 + 4 + 12 + 8 + 1 + 2);
       for (const record of records.filter((_, index) => index % 6 === 0)) {
         const failures = keys.find((key) => key.startsWith(`${prefix}all:{${record.id.slice(0, 4)}}lim:failures:`));
         expect(Number(await cluster.call('CLUSTER', 'KEYSLOT', failures!))).toBe(Number(await cluster.call('CLUSTER', 'KEYSLOT', `${prefix}all:{${record.id.slice(0, 4)}}ch:${record.id}`)));

@@ -67,16 +67,26 @@ function randomBuffer(length: number): Buffer {
 
 /**
  * A challenge id: the slot tag of its subject (so that Redis keeps the challenge beside the
- * subject's failure counter), then 128 random bits.
+ * subject's failure counters), a `.` when it spends the anonymous budget, then 128 random
+ * bits. Verify reads the budget off the id, before the store is asked: it names the failure
+ * counter that the store's one atomic step checks. Changing the mark changes the id, which
+ * then names no challenge.
  */
-export function newChallengeId(slotTag: string): string {
-  return slotTag + randomId();
+export function newChallengeId(slotTag: string, anonymous: boolean): string {
+  return slotTag + (anonymous ? ANONYMOUS_MARK : '') + randomId();
+}
+
+const ANONYMOUS_MARK = '.';
+
+/** Whether a well-formed challenge id spends the anonymous budget. */
+export function isAnonymousId(id: string): boolean {
+  return id.length === SLOT_TAG_LENGTH + 23 && id[SLOT_TAG_LENGTH] === ANONYMOUS_MARK;
 }
 
 // The id without its tag (22 characters, the earlier format) is well-formed too: it names no
 // challenge, but a verify of it costs the store round trip that a real one does, which the
 // "verify one that does not exist" pattern of the README's password reset relies on.
-const CHALLENGE_ID = new RegExp(`^[A-Za-z0-9_-]{22}(?:[A-Za-z0-9_-]{${SLOT_TAG_LENGTH}})?$`);
+const CHALLENGE_ID = new RegExp(`^(?:[A-Za-z0-9_-]{${SLOT_TAG_LENGTH}}\\.?)?[A-Za-z0-9_-]{22}$`);
 
 export function isChallengeId(value: unknown): value is string {
   return typeof value === 'string' && CHALLENGE_ID.test(value);

@@ -43,8 +43,13 @@ export interface StepUpEvent {
   attemptsLeft?: number;
   /** For `rate.limited`: the limits that refused, comma separated (a name of `limits`, or `cooldown`, `sends`, `beforeSend`). */
   limit?: string;
-  /** Token id, for `token.*` events. */
+  /** Token id, for `token.*` and `verify.succeeded` events. */
   jti?: string;
+  /**
+   * For `verify.succeeded`: a retry of the right code after the challenge was consumed (its
+   * first answer may have been lost); the token is the first one's, with the same `jti`.
+   */
+  repeated?: boolean;
 }
 
 export type EventSink = (event: Omit<StepUpEvent, 'at'>) => void;

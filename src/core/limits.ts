@@ -48,7 +48,46 @@ export interface LimitsOptions {
    * two counts run in windows of their own, so the rate is an approximation.
    */
   conversion?: ConversionRule | false;
+  /**
+   * The budgets of anonymous purposes (`password-reset`, and any purpose with
+   * `anonymous: true`), which anyone can start by naming an account: counted apart from the
+   * user's own, so that exhausting them (wrong codes and refused requests included) never
+   * delays that user's login or payment (R-D4, R-G3, R-N6). They also bound what anonymous
+   * requests can make us send to a number, beside what its user asks for. Each rule here
+   * defaults as {@link AnonymousLimitsOptions} says; `purpose` and `conversion` above apply
+   * to every purpose, with counters of their own per budget.
+   */
+  anonymous?: AnonymousLimitsOptions;
 }
+
+/** The anonymous budgets: the same rules as {@link LimitsOptions}, with smaller defaults. */
+export interface AnonymousLimitsOptions {
+  /** Anonymous sends to one number. Default 3 per 15 minutes. */
+  phone?: LimitRule | false;
+  /** Anonymous sends to one number per day. Default 5 per 24 hours. */
+  phoneDaily?: LimitRule | false;
+  /** Anonymous sends naming one subject. Default 3 per 15 minutes. */
+  subject?: LimitRule | false;
+  /** Anonymous sends asked from one IP address. Default 10 per 15 minutes. */
+  ip?: LimitRule | false;
+  /** Anonymous sends asked from one session. Default 5 per 15 minutes. */
+  session?: LimitRule | false;
+  /** Anonymous sends to one number range (the number without its last 4 digits). Default 10 per hour. */
+  prefix?: LimitRule | false;
+  /** Anonymous sends to numbers of one country. Off by default. */
+  country?: LimitRule | false;
+  /**
+   * Wrong codes of anonymous challenges naming one subject: past `max`, only its anonymous
+   * purposes answer `too_many_attempts` until the window ends. Default 10 per 24 hours.
+   */
+  failures?: LimitRule | false;
+}
+
+/**
+ * Whose budget a challenge spends: its user's own (`user`: login, payments, any purpose that
+ * needs the user's session), or the one that anyone naming the user shares (`anonymous`).
+ */
+export type Budget = 'user' | 'anonymous';
 
 export interface ConversionRule {
   minSends: number;
@@ -66,12 +105,15 @@ interface ResolvedConversion {
 export type LimitName = 'phone' | 'phoneDaily' | 'subject' | 'ip' | 'session' | 'prefix' | 'country' | 'purpose' | 'failures';
 
 export interface ResolvedLimit {
-  name: LimitName;
+  /** As `rate.limited` events name it: `phone`, or `anonymous.phone` for an anonymous budget's. */
+  name: string;
   max: number;
   windowMs: number;
 }
 
-export type LimitsConfig = Readonly<Partial<Record<LimitName, ResolvedLimit>> & { conversion?: ResolvedConversion }>;
+type BudgetLimits = Readonly<Partial<Record<LimitName, ResolvedLimit>>>;
+
+export type LimitsConfig = Readonly<Record<Budget, BudgetLimits> & { conversion?: ResolvedConversion }>;
 
 const DEFAULTS: Record<LimitName, { max: number; window: Duration } | false> = {
   phone: { max: 5, window: '15m' },
@@ -84,26 +126,49 @@ const DEFAULTS: Record<LimitName, { max: number; window: Duration } | false> = {
   purpose: false,
   failures: { max: 20, window: '24h' },
 };
+type AnonymousName = keyof AnonymousLimitsOptions;
+const ANONYMOUS_DEFAULTS: Record<AnonymousName, { max: number; window: Duration } | false> = {
+  phone: { max: 3, window: '15m' },
+  phoneDaily: { max: 5, window: '24h' },
+  subject: { max: 3, window: '15m' },
+  ip: { max: 10, window: '15m' },
+  session: { max: 5, window: '15m' },
+  prefix: { max: 10, window: '1h' },
+  country: false,
+  failures: { max: 10, window: '24h' },
+};
 /** An example rule for the how-to-fix messages of limits that are off by default. */
 const EXAMPLE = { max: 1000, window: '1h' } as const;
-const NAMES = Object.keys(DEFAULTS) as LimitName[];
 
 export function resolveLimits(options: LimitsOptions | undefined): LimitsConfig {
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
     throw new TypeError('`limits` must be an object such as { phone: { max: 5, window: \'15m\' } }; omit it for the defaults.');
   }
   const given = (options ?? {}) as Record<string, unknown>;
-  const unknown = Object.keys(given).find((key) => !NAMES.includes(key as LimitName) && key !== 'conversion');
-  if (unknown) throw new TypeError(`\`limits\` has no option \`${unknown}\`. Known: ${NAMES.join(', ')}, conversion.`);
-  const resolved: Partial<Record<LimitName, ResolvedLimit>> & { conversion?: ResolvedConversion } = {};
+  const user = resolveBudget(given, DEFAULTS, 'limits', ['conversion', 'anonymous']);
+  const anonymousGiven = given.anonymous ?? {};
+  if (typeof anonymousGiven !== 'object' || anonymousGiven === null || Array.isArray(anonymousGiven)) {
+    throw new TypeError('`limits.anonymous` must be an object such as { phone: { max: 3, window: \'15m\' } }; omit it for the defaults.');
+  }
+  const anonymous = resolveBudget(anonymousGiven as Record<string, unknown>, ANONYMOUS_DEFAULTS, 'limits.anonymous', []);
   const conversion = resolveConversion(given.conversion);
-  if (conversion) resolved.conversion = conversion;
-  for (const name of NAMES) {
-    const rule = given[name] ?? DEFAULTS[name];
+  return Object.freeze({ user, anonymous, ...(conversion ? { conversion } : {}) });
+}
+
+/** One budget's rules: each given one validated, the others at their defaults. */
+function resolveBudget(
+  given: Record<string, unknown>, defaults: Partial<Record<LimitName, { max: number; window: Duration } | false>>, where: string, others: string[],
+): BudgetLimits {
+  const names = Object.keys(defaults) as LimitName[];
+  const unknown = Object.keys(given).find((key) => !names.includes(key as LimitName) && !others.includes(key));
+  if (unknown) throw new TypeError(`\`${where}\` has no option \`${unknown}\`. Known: ${[...names, ...others].join(', ')}.`);
+  const resolved: Partial<Record<LimitName, ResolvedLimit>> = {};
+  for (const name of names) {
+    const rule = given[name] ?? defaults[name];
     if (rule === false) continue;
-    const option = `limits.${name}`;
+    const option = `${where}.${name}`;
     if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
-      const example = DEFAULTS[name] || EXAMPLE;
+      const example = defaults[name] || EXAMPLE;
       throw new TypeError(`\`${option}\` must be { max, window } such as { max: ${example.max}, window: '${example.window}' }, or false to turn it off.`);
     }
     const { max, window, ...rest } = rule as Partial<LimitRule>;
@@ -114,7 +179,7 @@ export function resolveLimits(options: LimitsOptions | undefined): LimitsConfig 
     }
     const windowSec = parseDuration(window, `${option}.window`);
     if (windowSec < 1 || windowSec > 31 * 86400) throw new TypeError(`\`${option}.window\` must be from 1 second to 31 days (received ${windowSec} s).`);
-    resolved[name] = Object.freeze({ name, max, windowMs: Math.round(windowSec * 1000) });
+    resolved[name] = Object.freeze({ name: where === 'limits' ? name : `anonymous.${name}`, max, windowMs: Math.round(windowSec * 1000) });
   }
   return Object.freeze(resolved);
 }
@@ -144,9 +209,12 @@ function resolveConversion(value: unknown): ResolvedConversion | undefined {
  * Store keys of the counters: keyed hashes, so that no number, user id or address is
  * readable in the store (R-J12), each its own key (one Cluster slot each).
  */
-function counterKey(config: StepUpConfig, name: LimitName | 'sentTo' | 'verifiedIn', value: string): string {
-  return `${name}:${keyedName(config.peppers[0]!, `limit:${name}:${value}`)}`;
+function counterKey(config: StepUpConfig, name: LimitName | 'sentTo' | 'verifiedIn', value: string, budget: Budget): string {
+  return `${BUDGET_PREFIX[budget]}${name}:${keyedName(config.peppers[0]!, `limit:${name}:${value}`)}`;
 }
+
+/** Counters of the anonymous budget are other keys than the user's: nothing anonymous fills a user's. */
+const BUDGET_PREFIX: Record<Budget, string> = { user: '', anonymous: 'anon.' };
 
 /**
  * 128 bits of an HMAC under the pepper's binding key, base64url: a key name that tells
@@ -166,6 +234,8 @@ export interface SendContext {
   /** Calling code of the number, such as '34'. */
   country: string | undefined;
   purpose: string;
+  /** The budget the send spends: the purpose's ({@link budgetOf}). */
+  budget: Budget;
   /** The number's {@link numberName} and the subject's {@link subjectHash}, when the caller has them already. */
   names?: { number: string; subject: string };
 }
@@ -175,23 +245,27 @@ export interface SendContext {
  * keyed name, as the subject's counter shares its failure record's: one HMAC each.
  */
 function sendCounters(config: StepUpConfig, context: SendContext): { limit: ResolvedLimit; key: string }[] {
-  const { limits } = config;
+  const limits = config.limits[context.budget];
+  const prefix = BUDGET_PREFIX[context.budget];
   const counters: { limit: ResolvedLimit; key: string }[] = [];
   if (context.phone !== '' && (limits.phone || limits.phoneDaily)) {
     const number = context.names?.number ?? numberName(config, context.phone);
-    if (limits.phone) counters.push({ limit: limits.phone, key: `phone:${number}` });
-    if (limits.phoneDaily) counters.push({ limit: limits.phoneDaily, key: `phoneDaily:${number}` });
+    if (limits.phone) counters.push({ limit: limits.phone, key: `${prefix}phone:${number}` });
+    if (limits.phoneDaily) counters.push({ limit: limits.phoneDaily, key: `${prefix}phoneDaily:${number}` });
   }
   if (limits.subject && context.subject !== '') {
-    counters.push({ limit: limits.subject, key: `subject:${context.names?.subject ?? subjectHash(config.peppers[0]!, context.subject)}` });
+    counters.push({ limit: limits.subject, key: `${prefix}subject:${context.names?.subject ?? subjectHash(config.peppers[0]!, context.subject)}` });
   }
   const hashed: [LimitName, string | undefined][] = [
-    ['ip', context.ip], ['session', context.session], ['prefix', context.phone.slice(0, -4)], ['country', context.country], ['purpose', context.purpose],
+    ['ip', context.ip], ['session', context.session], ['prefix', context.phone.slice(0, -4)], ['country', context.country],
   ];
   for (const [name, value] of hashed) {
     const limit = limits[name];
-    if (limit && value !== undefined && value !== '') counters.push({ limit, key: counterKey(config, name, value) });
+    if (limit && value !== undefined && value !== '') counters.push({ limit, key: counterKey(config, name, value, context.budget) });
   }
+  // Per purpose already: a purpose spends one budget only.
+  const purpose = config.limits.user.purpose;
+  if (purpose && context.purpose !== '') counters.push({ limit: purpose, key: counterKey(config, 'purpose', context.purpose, 'user') });
   return counters;
 }
 
@@ -219,8 +293,8 @@ export function sendLimits(config: StepUpConfig, context: SendContext): SendLimi
   const hits: LimitedHit[] = counters.map(({ key, limit }) => ({ key, windowMs: limit.windowMs, max: limit.max }));
   const reads: string[] = [];
   if (conversion) {
-    hits.push({ key: counterKey(config, 'sentTo', context.country!), windowMs: conversion.windowMs });
-    reads.push(counterKey(config, 'verifiedIn', context.country!));
+    hits.push({ key: counterKey(config, 'sentTo', context.country!, context.budget), windowMs: conversion.windowMs });
+    reads.push(counterKey(config, 'verifiedIn', context.country!, context.budget));
   }
   return {
     hits,
@@ -253,12 +327,17 @@ export async function countSend(config: StepUpConfig, context: SendContext, base
  * Counts a verified code for its country (the calling code, read off the masked number).
  * Not awaited by verify: a lost count only makes the breaker more careful.
  */
-export function countConversion(config: StepUpConfig, masked: string): void {
+export function countConversion(config: StepUpConfig, masked: string, budget: Budget): void {
   const rule = config.limits.conversion;
   if (!rule) return;
   const country = callingCodeOfMasked(masked);
   if (!country) return;
-  config.store.countHits([{ key: counterKey(config, 'verifiedIn', country), windowMs: rule.windowMs }]).catch(() => {});
+  config.store.countHits([{ key: counterKey(config, 'verifiedIn', country, budget), windowMs: rule.windowMs }]).catch(() => {});
+}
+
+/** The budget a purpose's challenges spend. */
+export function budgetOf(purpose: { anonymous: boolean } | undefined): Budget {
+  return purpose?.anonymous ? 'anonymous' : 'user';
 }
 
 /** A keyed hash of a number (E.164): the name of its send counters and of what is known of it. */
@@ -279,20 +358,24 @@ export function subjectHash(keys: PepperKeys, subject: string): string {
  * The subject's limit of wrong codes across its challenges (R-D2), for the store. Without
  * the limit, max 0: the store counts nothing but still keeps the record beside the challenges.
  */
-export function failureLimit(config: StepUpConfig, hash: string, now: number): FailureLimit {
-  const limit = config.limits.failures;
-  return { key: `failures:${hash}`, max: limit?.max ?? 0, windowMs: limit?.windowMs ?? 0, now };
+export function failureLimit(config: StepUpConfig, hash: string, now: number, budget: Budget): FailureLimit {
+  const limit = config.limits[budget].failures;
+  return { key: `${BUDGET_PREFIX[budget]}failures:${hash}`, max: limit?.max ?? 0, windowMs: limit?.windowMs ?? 0, now };
 }
 
-/** Refuses a start while the subject is at its limit of wrong codes (R-D2). */
-export function refuseIfLockedOut(config: StepUpConfig, state: CounterState, base: { purpose: string }, context: { subject: string; ip: string | undefined }): void {
-  const limit = config.limits.failures;
+/** Refuses a start while the subject is at its budget's limit of wrong codes (R-D2). */
+export function refuseIfLockedOut(
+  config: StepUpConfig, state: CounterState, base: { purpose: string }, context: { subject: string; ip: string | undefined; budget: Budget },
+): void {
+  const limit = config.limits[context.budget].failures;
   if (limit && state.count >= limit.max) lockedOut(config, state.resetInMs, base, context);
 }
 
-/** `too_many_attempts` for a subject past its limit of wrong codes, with the wait until the window ends. */
-export function lockedOut(config: StepUpConfig, retryAfterMs: number, base: { challengeId?: string; purpose?: string }, context: { subject: string; ip: string | undefined }): never {
-  refuse(config, 'failures', retryAfterMs, base, context, 'too_many_attempts');
+/** `too_many_attempts` for a subject past its budget's limit of wrong codes, with the wait until the window ends. */
+export function lockedOut(
+  config: StepUpConfig, retryAfterMs: number, base: { challengeId?: string; purpose?: string }, context: { subject: string; ip: string | undefined; budget: Budget },
+): never {
+  refuse(config, config.limits[context.budget].failures?.name ?? 'failures', retryAfterMs, base, context, 'too_many_attempts');
 }
 
 function refuseIfOver(

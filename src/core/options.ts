@@ -17,6 +17,8 @@ export interface ResolvedPurpose {
   maxAttempts: number;
   requireTransaction: boolean;
   oneTime: boolean;
+  /** Anyone may start it by naming an account: its challenges spend the anonymous budgets. */
+  anonymous: boolean;
 }
 
 /** Options parsed once into a frozen config; nothing downstream re-validates. */
@@ -60,8 +62,10 @@ const KNOWN = [
 const PRESETS: Record<string, PurposePolicy> = {
   login: { tokenTtl: '15m', oneTime: false },
   payment: { tokenTtl: '5m', requireTransaction: true, oneTime: true, maxAttempts: 5 },
-  'password-reset': { tokenTtl: '10m', oneTime: true },
+  'password-reset': { tokenTtl: '10m', oneTime: true, anonymous: true },
 };
+
+const PRESET_FLAG_WORDS = { oneTime: 'one-time', requireTransaction: 'transaction-bound', anonymous: 'anonymous (its budgets are apart from the user\'s own)' } as const;
 
 /** Upper bounds of token lifetimes (SECURITY-REQUIREMENTS R-B7). */
 const MAX_TOKEN_TTL = { transaction: 300, oneTime: 600, other: 900 };
@@ -247,9 +251,10 @@ function resolvePurposes(custom: Record<string, PurposePolicy> | undefined, defa
     const preset = PRESETS[name];
     // A preset's name carries its protections: code that guards 'payment' trusts that such
     // tokens are transaction-bound and single-use. Weaken them under another name, not this one.
-    for (const flag of ['oneTime', 'requireTransaction'] as const) {
+    // An anonymous preset spends budgets apart from the user's; turned off, anyone could lock the user out.
+    for (const flag of ['oneTime', 'requireTransaction', 'anonymous'] as const) {
       if (preset?.[flag] === true && policy && typeof policy === 'object' && policy[flag] === false) {
-        throw new TypeError(`\`purposes['${name}'].${flag}\` cannot be false: the preset '${name}' is ${flag === 'oneTime' ? 'one-time' : 'transaction-bound'}. Define a purpose with another name if you need a weaker policy.`);
+        throw new TypeError(`\`purposes['${name}'].${flag}\` cannot be false: the preset '${name}' is ${PRESET_FLAG_WORDS[flag]}. Define a purpose with another name if you need a weaker policy.`);
       }
     }
     merged[name] = { ...preset, ...policy };
@@ -258,16 +263,17 @@ function resolvePurposes(custom: Record<string, PurposePolicy> | undefined, defa
   for (const [name, policy] of Object.entries(merged)) {
     const option = `purposes['${name}']`;
     if (!PURPOSE_NAME.test(name)) throw new TypeError(`Purpose names must be lower-case letters, digits, '-' or '_', starting with a letter (received ${describe(name)}).`);
-    rejectUnknown(policy, ['tokenTtl', 'maxAttempts', 'requireTransaction', 'oneTime'], option);
+    rejectUnknown(policy, ['tokenTtl', 'maxAttempts', 'requireTransaction', 'oneTime', 'anonymous'], option);
     const requireTransaction = booleanOr(policy.requireTransaction, false, `${option}.requireTransaction`);
     const oneTime = booleanOr(policy.oneTime, false, `${option}.oneTime`);
+    const anonymous = booleanOr(policy.anonymous, false, `${option}.anonymous`);
     const tokenTtlSec = durationOr(policy.tokenTtl, 300, `${option}.tokenTtl`);
     const limit = requireTransaction ? MAX_TOKEN_TTL.transaction : oneTime ? MAX_TOKEN_TTL.oneTime : MAX_TOKEN_TTL.other;
     if (tokenTtlSec > limit) {
       throw new TypeError(`\`${option}.tokenTtl\` may be at most ${limit} seconds for this kind of purpose (received ${tokenTtlSec}); step-up tokens must be short-lived.`);
     }
     const maxAttempts = integerIn(policy.maxAttempts, 1, requireTransaction ? 5 : 10, Math.min(defaultAttempts, requireTransaction ? 5 : 10), `${option}.maxAttempts`);
-    resolved.set(name, Object.freeze({ name, tokenTtlSec, maxAttempts, requireTransaction, oneTime }));
+    resolved.set(name, Object.freeze({ name, tokenTtlSec, maxAttempts, requireTransaction, oneTime, anonymous }));
   }
   return resolved;
 }

@@ -1,4 +1,4 @@
-import { digestCode, generateCode, hashBinding, isChallengeId, newChallengeId, openSealed, safeEqual, sealText } from './codes.js';
+import { digestCode, generateCode, hashBinding, isAnonymousId, isChallengeId, newChallengeId, openSealed, safeEqual, sealText } from './codes.js';
 import { type HostedChannel, type HostedVerdict } from '../channels/channel.js';
 import { checkToken, tokenCheck, type TokenCheck } from './check-token.js';
 import { channelsClosed, closedByCountry, deliverCode, numberFactKey, sealPayment, unavailableChannels } from './delivery.js';
@@ -8,9 +8,9 @@ import { resolveOptions, type ResolvedPurpose, type StepUpConfig } from './optio
 import { normalizePhone, regionOf } from './phone.js';
 import { newTokenId, signToken } from './tokens.js';
 import { hashTransaction, normalizeTransaction, transactionMatches } from './transaction.js';
-import { countConversion, countSend, failureLimit, lockedOut, numberName, refuseIfLockedOut, sendLimits, subjectHash } from './limits.js';
+import { budgetOf, countConversion, countSend, failureLimit, lockedOut, numberName, refuseIfLockedOut, sendLimits, subjectHash, type Budget } from './limits.js';
 import { withTimeout } from './timeout.js';
-import { slotTagOf, type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type FailedChallenge, type FailureLimit, type VerifyOutcome } from '../stores/store.js';
+import { slotTagOf, type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type FailedChallenge, type FailureLimit, type VerifyOutcome, type VerifyReceipt } from '../stores/store.js';
 import type {
   BeforeSendContext, ChallengeView, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, TokenPolicy, VerifyInput, VerifyResult,
 } from './types.js';
@@ -92,7 +92,8 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   }
   const transaction = input.transaction === undefined ? undefined : normalizeTransaction(input.transaction);
   const txn = transaction === undefined ? '' : hashTransaction(transaction);
-  const phone = await acceptedPhone(config, input, subject, policy.name);
+  const budget = budgetOf(policy);
+  const phone = await acceptedPhone(config, input, subject, policy.name, budget);
   const locale = optionalText(input.locale, /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'locale') ?? 'en';
   const binding = optionalText(input.binding, /^[\s\S]{1,1024}$/, 'binding');
   const requested = channelIndex(config, input.channel);
@@ -101,8 +102,8 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   const now = config.clock();
   const pepper = config.peppers[0]!;
   const subjectKey = subjectHash(pepper, subject);
-  const failures = failureLimit(config, subjectKey, now);
-  const id = newChallengeId(slotTagOf(subjectKey));
+  const failures = failureLimit(config, subjectKey, now, budget);
+  const id = newChallengeId(slotTagOf(subjectKey), budget === 'anonymous');
   const fixedCode = config.testNumbers.get(phone.e164);
   const code = fixedCode ?? generateCode(config.codeLength);
   const channel = config.channels[requested ?? 0]!;
@@ -123,7 +124,7 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   // A test number sends nothing: no send counts, nothing to know of the number.
   const number = record.testNumber ? '' : numberName(config, phone.e164);
   const limits = record.testNumber ? undefined : sendLimits(config, {
-    phone: phone.e164, subject, ip: input.ip, session: record.bindingHash, country: phone.callingCode, purpose: policy.name, names: { number, subject: subjectKey },
+    phone: phone.e164, subject, ip: input.ip, session: record.bindingHash, country: phone.callingCode, purpose: policy.name, budget, names: { number, subject: subjectKey },
   });
   const factKey = record.testNumber ? undefined : numberFactKey(config, phone.e164, number);
   // One step of the store (one round trip on a standalone Redis): the send counters, the
@@ -135,7 +136,7 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   let skip: Set<string>;
   try {
     limits?.judge(admitted.hits, admitted.reads, limited);
-    refuseIfLockedOut(config, admitted.failures, limited, { subject, ip: input.ip });
+    refuseIfLockedOut(config, admitted.failures, limited, { subject, ip: input.ip, budget });
     // The store refused what the limits above let pass: their views differ. Fail closed.
     if (!admitted.created) throw stepUpError('store_unavailable', { retryAfter: 1 });
     skip = channelsClosed(config, phone.country, admitted.facts[0]);
@@ -210,7 +211,7 @@ export async function sendAgain(
       unavailableChannels(config, phone, region.country),
       // A user's resend counts against the send limits; the library's own fallback does not (the per-challenge cap bounds it).
       userAsked ? countSend(config, {
-        phone, subject: record.subject, ip: how.ip, session: record.bindingHash, country: region.callingCode, purpose: record.purpose,
+        phone, subject: record.subject, ip: how.ip, session: record.bindingHash, country: region.callingCode, purpose: record.purpose, budget: budgetOf(config.purposes.get(record.purpose)),
       }, { challengeId, purpose: record.purpose }) : undefined,
     ]);
     if (userAsked) {
@@ -234,7 +235,7 @@ export async function sendAgain(
 }
 
 /** The number on file, checked against the country and type rules; a refused one counts against the subject's and the IP's send limits. */
-async function acceptedPhone(config: StepUpConfig, input: StartInput, subject: string, purpose: string) {
+async function acceptedPhone(config: StepUpConfig, input: StartInput, subject: string, purpose: string, budget: Budget) {
   try {
     const phone = normalizePhone(input.phone, config.phone);
     if (closedByCountry(config, phone.country).size === config.channels.length) {
@@ -244,7 +245,7 @@ async function acceptedPhone(config: StepUpConfig, input: StartInput, subject: s
   } catch (error) {
     config.emit({ type: 'delivery.failed', subject, purpose, ip: input.ip, reason: 'invalid_request' });
     // The number is refused: only the caller's counters move (nothing is known of the number).
-    await countSend(config, { phone: '', subject, ip: input.ip, session: '', country: undefined, purpose: '' }, { purpose });
+    await countSend(config, { phone: '', subject, ip: input.ip, session: '', country: undefined, purpose: '', budget }, { purpose });
     throw error;
   }
 }
@@ -279,9 +280,13 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
   // Anything that is not a string of digits still costs an attempt: it can never match.
   const submitted = typeof code === 'string' ? code.trim() : typeof code === 'number' ? String(code) : '';
   const digests = config.peppers.map((keys) => digestCode(keys, challengeId, submitted));
-  const outcome = await verifyCode(config, challengeId, owner, digests, submitted, failureLimit(config, subjectKey, owner.now));
-  // Past the subject's limit of wrong codes nothing verifies, across all its challenges (R-D2).
-  if (outcome.status === 'locked_out') lockedOut(config, outcome.retryAfterMs, { challengeId }, { subject: owner.subject, ip: input.ip });
+  // The id names the budget its wrong codes count against: the user's own, or the anonymous one.
+  const budget: Budget = isAnonymousId(challengeId) ? 'anonymous' : 'user';
+  // Kept by the store with the consumed challenge: a retry of the right code gets this token back.
+  const receipt = { jti: newTokenId(), verifiedAt: config.clock() };
+  const outcome = await verifyCode(config, challengeId, owner, digests, submitted, failureLimit(config, subjectKey, owner.now, budget), receipt);
+  // Past the subject's limit of wrong codes nothing of its budget verifies, across all its challenges (R-D2).
+  if (outcome.status === 'locked_out') lockedOut(config, outcome.retryAfterMs, { challengeId }, { subject: owner.subject, ip: input.ip, budget });
   if (outcome.status === 'invalid') {
     config.emit({ type: 'verify.failed', ...base, reason: 'invalid_code', attemptsLeft: outcome.attemptsLeft, ...aboutFailed(outcome) });
     throw stepUpError('invalid_code', { attemptsLeft: outcome.attemptsLeft });
@@ -296,18 +301,22 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
     config.emit({ type: 'verify.failed', ...base, reason: error.code });
     throw error;
   }
-  const record = outcome.record;
+  const { record, receipt: kept, repeated } = outcome;
   const policy = config.purposes.get(record.purpose);
   if (!policy || (expected && !expected.includes(record.purpose))) {
-    // Consumed all the same: only the right code reaches this point.
+    // Spent all the same (only the right code reaches this point): nothing may retry it into a token.
+    await config.store.delete(challengeId);
     config.emit({ type: 'verify.failed', ...base, purpose: record.purpose, reason: 'challenge_not_found' });
     throw stepUpError('challenge_not_found');
   }
   if (input.transaction !== undefined && !transactionMatches(input.transaction, record.txn)) {
+    // A transaction changed after the code was sent invalidates the challenge (R-F2), its retries too.
+    await config.store.delete(challengeId);
     config.emit({ type: 'verify.failed', ...base, purpose: record.purpose, reason: 'transaction_mismatch' });
     throw stepUpError('challenge_not_found');
   }
-  const nowSec = Math.floor(config.clock() / 1000);
+  // The first verify's time and token id: a retry's token is that verify's token again.
+  const nowSec = Math.floor(kept.verifiedAt / 1000);
   const otherFactors = record.otherFactors === '' ? [] : record.otherFactors.split(',');
   const claims: StepUpClaims = {
     iss: config.tokens.issuer,
@@ -316,7 +325,7 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
     iat: nowSec,
     exp: nowSec + policy.tokenTtlSec,
     auth_time: nowSec,
-    jti: newTokenId(),
+    jti: kept.jti,
     acr: ACR_PREFIX + record.transport,
     // RFC 8176: `sms` for SMS; WhatsApp and RCS have no registered value, so `otp`. `mca`: a channel apart from the primary one.
     amr: [record.transport === 'sms' ? 'sms' : 'otp', 'mca', ...otherFactors, ...(otherFactors.length > 0 ? ['mfa'] : [])],
@@ -327,8 +336,11 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
     ...(input.binding === undefined ? {} : { sbh: hashBinding(config.peppers[0]!, input.binding) }),
   };
   const token = signToken(config.tokens, claims);
-  if (!record.testNumber) countConversion(config, record.to);
-  config.emit({ type: 'verify.succeeded', ...base, purpose: record.purpose, channel: record.channel, to: record.to, jti: claims.jti, ...(record.testNumber ? { testNumber: true } : {}) });
+  if (!record.testNumber && !repeated) countConversion(config, record.to, budget);
+  config.emit({
+    type: 'verify.succeeded', ...base, purpose: record.purpose, channel: record.channel, to: record.to, jti: claims.jti,
+    ...(record.testNumber ? { testNumber: true } : {}), ...(repeated ? { repeated: true } : {}),
+  });
   return { token, claims, expiresIn: policy.tokenTtlSec };
 }
 
@@ -338,15 +350,17 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
  * and single use hold exactly as for our own codes.
  */
 async function verifyCode(
-  config: StepUpConfig, challengeId: string, owner: ChallengeOwner, digests: string[], submitted: string, failures: FailureLimit,
+  config: StepUpConfig, challengeId: string, owner: ChallengeOwner, digests: string[], submitted: string, failures: FailureLimit, receipt: VerifyReceipt,
 ): Promise<VerifyOutcome> {
   const hostedChannels = config.hostedChannels;
-  if (hostedChannels.length === 0) return config.store.verify(challengeId, owner, digests, failures);
-  const begun = await config.store.beginHostedCheck(challengeId, owner, failures);
+  if (hostedChannels.length === 0) return config.store.verify(challengeId, owner, digests, failures, receipt);
+  const begun = await config.store.beginHostedCheck(challengeId, owner, failures, digests);
   if (begun.status !== 'check') return begun;
   const record = begun.record;
+  // The digest kept with the receipt is the current pepper's: a retry computes the same one.
+  const approved = { ...receipt, digest: digests[0]! };
   const ours = record.digest.split(' ').some((stored) => stored !== '' && digests.some((digest) => safeEqual(digest, stored)));
-  if (ours) return config.store.finishHostedCheck(challengeId, true, failures);
+  if (ours) return config.store.finishHostedCheck(challengeId, true, failures, approved);
   const verdicts: HostedVerdict[] = [];
   if (/^\d{4,10}$/.test(submitted)) {
     for (const entry of record.hostedIds.split(' ').filter(Boolean)) {
@@ -355,7 +369,7 @@ async function verifyCode(
       if (!channel || !verificationId) continue;
       const verdict = await checkWithTimeout(channel, verificationId, submitted, config.sendTimeoutMs);
       if (verdict === 'unavailable') throw stepUpError('delivery_failed', {}, 'The code could not be checked right now. Try again shortly.');
-      if (verdict === 'approved') return config.store.finishHostedCheck(challengeId, true, failures);
+      if (verdict === 'approved') return config.store.finishHostedCheck(challengeId, true, failures, approved);
       verdicts.push(verdict);
     }
   }

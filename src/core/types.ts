@@ -92,6 +92,12 @@ export interface PurposePolicy {
   requireTransaction?: boolean;
   /** Guards consume each token of this purpose once (by `jti`). */
   oneTime?: boolean;
+  /**
+   * Anyone may start it without a session, by naming an account (as `password-reset` does).
+   * Its challenges spend the budgets of `limits.anonymous`, apart from the user's own: what an
+   * anonymous requester does never delays that user's login or payment. Default false.
+   */
+  anonymous?: boolean;
 }
 
 export interface PhoneOptions {

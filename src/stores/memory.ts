@@ -14,7 +14,9 @@ import type {
   ResendInput,
   ResendOutcome,
   StatusOutcome,
+  VerifiedOutcome,
   VerifyOutcome,
+  VerifyReceipt,
 } from './store.js';
 import { admitInSteps, cooldownAfter, DUE_FALLBACKS_TTL_MS, verifiedPart, type Admission, type AdmissionOutcome } from './store.js';
 
@@ -28,6 +30,9 @@ interface Entry<T> {
   expiresAt: number;
 }
 
+/** A challenge as this store keeps it: once consumed, with the receipt of the verify that did. */
+type StoredChallenge = ChallengeRecord & { receipt?: VerifyReceipt };
+
 const SWEEP_EVERY = 1000;
 const STATUS_RANK: Record<string, number> = { '': 0, sent: 1, delivered: 2, read: 3 };
 
@@ -40,7 +45,7 @@ const STATUS_RANK: Record<string, number> = { '': 0, sent: 1, delivered: 2, read
 export class MemoryStore implements ChallengeStore {
   readonly ephemeral = true;
   readonly #clock: () => number;
-  readonly #challenges = new Map<string, Entry<ChallengeRecord>>();
+  readonly #challenges = new Map<string, Entry<StoredChallenge>>();
   readonly #used = new Map<string, Entry<true>>();
   readonly #facts = new Map<string, Entry<string>>();
   readonly #counters = new Map<string, Entry<number>>();
@@ -68,23 +73,20 @@ export class MemoryStore implements ChallengeStore {
     return admitInSteps(this, record, ttlMs, admission);
   }
 
-  async verify(id: string, owner: ChallengeOwner, digests: string[], failures?: FailureLimit): Promise<VerifyOutcome> {
-    const found = this.#open(id, owner);
+  async verify(id: string, owner: ChallengeOwner, digests: string[], failures?: FailureLimit, receipt?: VerifyReceipt): Promise<VerifyOutcome> {
+    const found = this.#openForVerify(id, owner, digests);
     if ('status' in found) return found;
     const held = this.#lockedOut(failures);
     if (held) return held;
     const record = found;
-    if (record.digest.split(' ').some((stored) => stored !== '' && digests.includes(stored))) {
-      this.#challenges.delete(id);
-      this.#clearFailures(failures);
-      return { status: 'ok', record: verifiedPart(record) };
-    }
+    const matched = record.digest.split(' ').find((stored) => stored !== '' && digests.includes(stored));
+    if (matched) return this.#consume(id, record, matched, receipt ?? { jti: '', verifiedAt: owner.now }, owner.now, failures);
     record.attempts += 1;
     return this.#afterFailure(record, failures);
   }
 
-  async beginHostedCheck(id: string, owner: ChallengeOwner, failures?: FailureLimit): Promise<HostedCheckOutcome> {
-    const found = this.#open(id, owner);
+  async beginHostedCheck(id: string, owner: ChallengeOwner, failures?: FailureLimit, digests: string[] = []): Promise<HostedCheckOutcome> {
+    const found = this.#openForVerify(id, owner, digests);
     if ('status' in found) return found;
     const held = this.#lockedOut(failures);
     if (held) return held;
@@ -93,14 +95,16 @@ export class MemoryStore implements ChallengeStore {
     return { status: 'check', record: { ...found } };
   }
 
-  async finishHostedCheck(id: string, approved: boolean, failures?: FailureLimit): Promise<VerifyOutcome> {
+  async finishHostedCheck(id: string, approved: boolean, failures?: FailureLimit, receipt?: VerifyReceipt & { digest: string }): Promise<VerifyOutcome> {
     const record = this.#live(this.#challenges, id);
     if (!record) return { status: 'not_found' };
+    // A concurrent check consumed it first: an approved code gets that check's token back.
+    if (record.receipt) return approved ? repeatedOf(record) : { status: 'not_found' };
     if (approved) {
       if (record.locked) return { status: 'locked' };
-      this.#challenges.delete(id);
-      this.#clearFailures(failures);
-      return { status: 'ok', record: verifiedPart(record) };
+      const now = failures?.now ?? this.#clock();
+      const kept = receipt ?? { jti: '', verifiedAt: now, digest: '' };
+      return this.#consume(id, record, kept.digest, { jti: kept.jti, verifiedAt: kept.verifiedAt }, now, failures);
     }
     return this.#afterFailure(record, failures);
   }
@@ -126,7 +130,7 @@ export class MemoryStore implements ChallengeStore {
 
   async recordDelivery(id: string, delivery: DeliveryRecord): Promise<void> {
     const record = this.#live(this.#challenges, id);
-    if (!record) return;
+    if (!record || record.receipt) return;
     if (delivery.messageFact) this.#putFact(delivery.messageFact.key, id, delivery.messageFact.ttlMs);
     Object.assign(record, { channel: delivery.channel, transport: delivery.transport, messageId: delivery.messageId, sentAt: delivery.sentAt, deliveryStatus: '' });
     if (delivery.hostedId) {
@@ -160,16 +164,16 @@ export class MemoryStore implements ChallengeStore {
 
   async discardCode(id: string, digest: string): Promise<void> {
     const record = this.#live(this.#challenges, id);
-    if (record) record.digest = withoutDigest(record.digest, digest);
+    if (record && !record.receipt) record.digest = withoutDigest(record.digest, digest);
   }
 
   async applyStatus(id: string, messageId: string, status: DeliveryStatus): Promise<StatusOutcome> {
     const record = this.#live(this.#challenges, id);
-    if (!record) return { status: 'gone' };
+    if (!record || record.receipt) return { status: 'gone' };
     if (record.messageId !== messageId) return { status: 'stale' };
     const current = record.deliveryStatus;
     if (current === 'failed') return { status: 'ignored' };
-    const snapshot = { ...record };
+    const snapshot = withoutReceipt(record);
     if (status === 'failed') {
       if ((STATUS_RANK[current] ?? 0) >= 2) return { status: 'ignored' };
       record.deliveryStatus = 'failed';
@@ -221,20 +225,51 @@ export class MemoryStore implements ChallengeStore {
     return due;
   }
 
-  /** The same checks, in the same order, as the Lua scripts' prologue. */
-  #open(id: string, owner: ChallengeOwner): ChallengeRecord | ClosedChallenge {
+  /** The same checks, in the same order, as the Lua scripts' prologue; a consumed challenge is not found. */
+  #open(id: string, owner: ChallengeOwner): StoredChallenge | ClosedChallenge {
+    const record = this.#owned(id, owner);
+    if ('status' in record) return record;
+    if (record.receipt) return { status: 'not_found' };
+    return this.#usable(record, owner);
+  }
+
+  /** {@link #open} for a code: the owner's retry of the code that consumed the challenge is that verify's outcome again. */
+  #openForVerify(id: string, owner: ChallengeOwner, digests: string[]): StoredChallenge | ClosedChallenge | VerifiedOutcome {
+    const record = this.#owned(id, owner);
+    if ('status' in record) return record;
+    if (record.receipt) return owner.now < record.expiresAt && digests.includes(record.digest) ? repeatedOf(record) : { status: 'not_found' };
+    return this.#usable(record, owner);
+  }
+
+  #owned(id: string, owner: ChallengeOwner): StoredChallenge | ClosedChallenge {
     const record = this.#live(this.#challenges, id);
     if (!record) return { status: 'not_found' };
     if (owner.subject !== '') {
       if (record.subject !== owner.subject) return { status: 'not_found' };
       if (record.bindingHash !== '' && !owner.bindingHashes.includes(record.bindingHash)) return { status: 'not_found' };
     }
+    return record;
+  }
+
+  #usable(record: StoredChallenge, owner: ChallengeOwner): StoredChallenge | ClosedChallenge {
     if (record.locked) return { status: 'locked' };
     if (owner.now >= record.expiresAt) {
       record.digest = '';
       return { status: 'expired' };
     }
     return record;
+  }
+
+  /**
+   * Consumes a challenge: it keeps only what a retry needs (owner, the winning digest, the
+   * receipt) and lives no longer than its code would have.
+   */
+  #consume(id: string, record: StoredChallenge, digest: string, receipt: VerifyReceipt, now: number, failures: FailureLimit | undefined): VerifiedOutcome {
+    Object.assign(record, { digest, receipt: { ...receipt }, sealedPhone: '', sealedPayment: '', hostedIds: '' });
+    // `now` is the caller's clock, the entry's expiry this store's: what is left of the challenge's life, on this store's clock.
+    this.#challenges.get(id)!.expiresAt = this.#clock() + Math.max(1, record.expiresAt - now);
+    this.#clearFailures(failures);
+    return { status: 'ok', record: verifiedPart(record), receipt: { ...receipt }, repeated: false };
   }
 
   #expireDue(): void {
@@ -290,6 +325,14 @@ export class MemoryStore implements ChallengeStore {
     }
     for (const [key, record] of this.#failures) if (record.ends <= now) this.#failures.delete(key);
   }
+}
+
+function repeatedOf(record: StoredChallenge): VerifiedOutcome {
+  return { status: 'ok', record: verifiedPart(record), receipt: { ...record.receipt! }, repeated: true };
+}
+
+function withoutReceipt({ receipt: _receipt, ...record }: StoredChallenge): ChallengeRecord {
+  return record;
 }
 
 /** The space-separated live digests without `digest` (the Lua scripts' drop_digest). */

@@ -9,7 +9,7 @@
  *   fallback: no owner check, no cooldown), ARGV[3] n = number of binding hashes,
  *   ARGV[4 .. 3+n] binding hashes; the script's own arguments follow from ARGV[rest].
  */
-function openChallenge(fields?: readonly string[]): string {
+function openChallenge(fields?: readonly string[], consumed = `return {'not_found'}`): string {
   return `
 local now = tonumber(ARGV[1])
 local system = ARGV[2] == ''
@@ -24,6 +24,9 @@ if not system then
     end
     if not bound then return {'not_found'} end
   end
+end
+if r.vat ~= '0' then
+  ${consumed}
 end
 if r.lck == '1' then return {'locked'} end
 if now >= tonumber(r.exp) then
@@ -40,7 +43,7 @@ local rest = 4 + nb
  * transaction. Left out, they cost neither Redis memory nor arguments of the create.
  */
 export const OMITTED_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
-  bnd: '', txn: '', hid: '', att: '0', mid: '', sat: '0', dst: '', pay: '', ofa: '', tst: '0', lck: '0',
+  bnd: '', txn: '', hid: '', att: '0', mid: '', sat: '0', dst: '', pay: '', ofa: '', tst: '0', lck: '0', vj: '', vat: '0',
 });
 
 /** A table of the challenge read by HGETALL: a field left out reads as its default. */
@@ -67,14 +70,37 @@ local r = {${fields.map(read).join(', ')}}`;
 
 const OPEN_CHALLENGE = openChallenge();
 
-/** What verify reads of a challenge: the owner, lock and expiry checks, the attempts, and the VERIFIED reply. */
-const VERIFY_FIELDS = ['sub', 'bnd', 'lck', 'exp', 'dig', 'att', 'max', 'tst', 'pur', 'txn', 'chn', 'trp', 'to', 'ofa'] as const;
+/** What verify reads of a challenge: the owner, lock and expiry checks, the attempts, the receipt, and the VERIFIED reply. */
+const VERIFY_FIELDS = ['sub', 'bnd', 'lck', 'exp', 'dig', 'att', 'max', 'tst', 'pur', 'txn', 'chn', 'trp', 'to', 'ofa', 'vj', 'vat'] as const;
 
 /**
- * A consumed challenge's reply: only what the token and the events need (a whole record
- * would cost a decode of 30 strings on every verify). Order as parseVerified reads it.
+ * A consumed challenge's reply: its receipt, then only what the token and the events need (a
+ * whole record would cost a decode of 30 strings on every verify). `ok` for the verify that
+ * consumed it, `again` for a retry. Order as parseVerified reads it.
  */
-const VERIFIED = `{'ok', r.sub, r.pur, r.txn, r.chn, r.trp, r.to, r.ofa, r.tst}`;
+const verified = (status: 'ok' | 'again') => `{'${status}', r.vj, r.vat, r.sub, r.pur, r.txn, r.chn, r.trp, r.to, r.ofa, r.tst}`;
+
+/**
+ * Consumes the challenge (R-C3) and keeps what a retry of its right code needs: the owner, the
+ * winning digest and the receipt (token id, time). The sealed number and payment go; the key
+ * lives until the challenge would have expired, no longer. Shared by the digest and hosted paths.
+ */
+const CONSUME = `
+local function consume(r, now, digest, jti, at)
+  redis.call('HSET', KEYS[1], 'dig', digest, 'vj', jti, 'vat', at)
+  redis.call('HDEL', KEYS[1], 'phn', 'pay', 'hid')
+  redis.call('PEXPIRE', KEYS[1], math.max(1, tonumber(r.exp) - now))
+  r.vj, r.vat = jti, at
+end
+`;
+
+/** A consumed challenge and candidate digests from ARGV[from]: the retry's reply when one is its winning digest, else not_found. */
+const repeatIfSameCode = (from: string) => `if now < tonumber(r.exp) then
+    for i = ${from}, #ARGV do
+      if ARGV[i] == r.dig then return ${verified('again')} end
+    end
+  end
+  return {'not_found'}`;
 
 /**
  * Counts a failure and locks at the limit; shared by the digest and the hosted paths. The
@@ -124,20 +150,22 @@ end
 `;
 
 /**
- * KEYS[2] the subject's failures; ARGV[rest], ARGV[rest + 1] their limit and window; then
- * ARGV[rest + 2 ..] are candidate digests, one per live pepper. `dig` holds the live
- * digests, space-separated. A subject past its limit is refused before any compare.
+ * KEYS[2] the subject's failures; ARGV[rest], ARGV[rest + 1] their limit and window;
+ * ARGV[rest + 2], ARGV[rest + 3] the receipt (token id, ms) kept on success; then ARGV[rest + 4 ..]
+ * are candidate digests, one per live pepper. `dig` holds the live digests, space-separated.
+ * A subject past its limit is refused before any compare; a consumed challenge's retry of its
+ * right code gets the first receipt back, before any limit.
  */
-export const VERIFY_SCRIPT = `${openChallenge(VERIFY_FIELDS)}${COUNT_FAILURE}${SUBJECT_FAILURES}
+export const VERIFY_SCRIPT = `${openChallenge(VERIFY_FIELDS, repeatIfSameCode('8 + nb'))}${COUNT_FAILURE}${SUBJECT_FAILURES}${CONSUME}
 local failed, ends = read_failures(rest, now)
 local held = locked_out(rest, now, failed, ends)
 if held then return held end
 for stored in string.gmatch(r.dig, '%S+') do
-  for i = rest + 2, #ARGV do
+  for i = rest + 4, #ARGV do
     if ARGV[i] == stored then
-      redis.call('DEL', KEYS[1])
+      consume(r, now, stored, ARGV[rest + 2], ARGV[rest + 3])
       clear_failures(failed)
-      return ${VERIFIED}
+      return ${verified('ok')}
     end
   end
 end
@@ -148,9 +176,11 @@ return count_failure()
 /**
  * Hosted channels, step one: reserve an attempt before asking the provider, so that
  * concurrent guesses cannot exceed the limit. The attempt is counted now; step two
- * consumes on a right code or locks when the limit is reached.
+ * consumes on a right code or locks when the limit is reached. ARGV[rest], ARGV[rest + 1]
+ * the failure limit and window, then candidate digests: a consumed challenge's retry of the
+ * code the provider approved gets the first receipt back.
  */
-export const BEGIN_HOSTED_SCRIPT = `${OPEN_CHALLENGE}${SUBJECT_FAILURES}
+export const BEGIN_HOSTED_SCRIPT = `${openChallenge(undefined, repeatIfSameCode('6 + nb'))}${SUBJECT_FAILURES}
 local held = locked_out(rest, now, read_failures(rest, now))
 if held then return held end
 local attempts = tonumber(r.att)
@@ -161,17 +191,23 @@ return {'check', unpack(redis.call('HGETALL', KEYS[1]))}
 
 /**
  * Step two. ARGV[1] '1' when the provider approved, ARGV[2] now (ms); ARGV[3], ARGV[4] the
- * subject's failure limit and window (KEYS[2]). Only one caller can delete the key.
+ * subject's failure limit and window (KEYS[2]); ARGV[5], ARGV[6], ARGV[7] the receipt (token
+ * id, ms) and the digest of the approved code, kept on success. Only one caller consumes; a
+ * concurrent approved check gets its receipt.
  */
-export const FINISH_HOSTED_SCRIPT = `${SUBJECT_FAILURES}
+export const FINISH_HOSTED_SCRIPT = `${SUBJECT_FAILURES}${CONSUME}
 local now = tonumber(ARGV[2])
 ${loadChallenge(VERIFY_FIELDS)}
+if r.vat ~= '0' then
+  if ARGV[1] == '1' then return ${verified('again')} end
+  return {'not_found'}
+end
 local failed, ends = read_failures(3, now)
 if ARGV[1] == '1' then
   if r.lck == '1' then return {'locked'} end
-  redis.call('DEL', KEYS[1])
+  consume(r, now, ARGV[7], ARGV[5], ARGV[6])
   clear_failures(failed)
-  return ${VERIFIED}
+  return ${verified('ok')}
 end
 count_subject_failure(3, now, failed, ends)
 local attempts = tonumber(r.att)
@@ -328,7 +364,7 @@ end
  */
 const RECORD_DELIVERY = `${DROP_DIGEST}
 local function record_delivery()
-  if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+  if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'vat') == 1 then return false end
   redis.call('HSET', KEYS[1], 'chn', ARGV[1], 'trp', ARGV[2], 'mid', ARGV[3], 'sat', ARGV[4])
   redis.call('HDEL', KEYS[1], 'dst')
   local keep = ARGV[7] == '1'
@@ -375,7 +411,7 @@ return {count, tostring(left)}
 
 /** Removes digest ARGV[1] from the live codes, if the challenge still exists. */
 export const DISCARD_CODE_SCRIPT = `${DROP_DIGEST}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'vat') == 1 then return 0 end
 drop_digest(ARGV[1])
 return 1
 `;
@@ -387,6 +423,7 @@ return 1
  */
 export const APPLY_STATUS_SCRIPT = `
 ${loadChallenge(undefined, 'gone')}
+if r.vat ~= '0' then return {'gone'} end
 if r.mid ~= ARGV[1] then return {'stale'} end
 local rank = { [''] = 0, sent = 1, delivered = 2, read = 3 }
 local current = r.dst

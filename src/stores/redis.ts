@@ -24,8 +24,10 @@ import type {
   ResendInput,
   ResendOutcome,
   StatusOutcome,
-  VerifyOutcome,
   VerifiedChallenge,
+  VerifiedOutcome,
+  VerifyOutcome,
+  VerifyReceipt,
 } from './store.js';
 
 export interface RedisStoreOptions {
@@ -222,19 +224,22 @@ export class RedisStore implements ChallengeStore {
     };
   }
 
-  async verify(id: string, owner: ChallengeOwner, digests: string[], failures?: FailureLimit): Promise<VerifyOutcome> {
-    return verifyOutcome(id, await this.#replicated(() => this.#runOwned('stepupVerify', id, owner, [...failureArguments(failures), ...digests], failures)));
+  async verify(id: string, owner: ChallengeOwner, digests: string[], failures?: FailureLimit, receipt?: VerifyReceipt): Promise<VerifyOutcome> {
+    const kept = receiptArguments(receipt, owner.now);
+    return verifyOutcome(id, await this.#replicated(() => this.#runOwned('stepupVerify', id, owner, [...failureArguments(failures), ...kept, ...digests], failures)));
   }
 
-  async beginHostedCheck(id: string, owner: ChallengeOwner, failures?: FailureLimit): Promise<HostedCheckOutcome> {
-    const [status, ...rest] = await this.#replicated(() => this.#runOwned('stepupBeginHosted', id, owner, failureArguments(failures), failures));
-    return status === 'check' ? { status, record: parseRecord(id, rest) } : refused(status, rest);
+  async beginHostedCheck(id: string, owner: ChallengeOwner, failures?: FailureLimit, digests: string[] = []): Promise<HostedCheckOutcome> {
+    const reply = await this.#replicated(() => this.#runOwned('stepupBeginHosted', id, owner, [...failureArguments(failures), ...digests], failures));
+    const [status, ...rest] = reply;
+    return status === 'check' ? { status, record: parseRecord(id, rest) } : (verifyOutcome(id, reply) as HostedCheckOutcome);
   }
 
-  async finishHostedCheck(id: string, approved: boolean, failures?: FailureLimit): Promise<VerifyOutcome> {
+  async finishHostedCheck(id: string, approved: boolean, failures?: FailureLimit, receipt?: VerifyReceipt & { digest: string }): Promise<VerifyOutcome> {
     const keys = this.#keysOf('stepupFinishHosted', id, failures);
     const now = failures?.now ?? Date.now();
-    return verifyOutcome(id, await this.#replicated(() => this.#runList('stepupFinishHosted', ...keys, approved ? '1' : '0', now, ...failureArguments(failures))));
+    const kept = [...receiptArguments(receipt, now), receipt?.digest ?? ''];
+    return verifyOutcome(id, await this.#replicated(() => this.#runList('stepupFinishHosted', ...keys, approved ? '1' : '0', now, ...failureArguments(failures), ...kept)));
   }
 
   async readFailures(slotTag: string, failures: FailureLimit): Promise<CounterState> {
@@ -441,7 +446,8 @@ const failedChallenge = (purpose: string | undefined, channel: string | undefine
 function verifyOutcome(id: string, [status, ...rest]: string[]): VerifyOutcome {
   switch (status) {
     case 'ok':
-      return { status, record: parseVerified(id, rest) };
+    case 'again':
+      return parseVerified(id, rest, status === 'again');
     case 'invalid':
       return { status, attemptsLeft: Number(rest[0]), ...testMark(rest[1]), ...failedChallenge(rest[2], rest[3]) };
     case 'locked_now':
@@ -469,10 +475,17 @@ function failureArguments(failures: FailureLimit | undefined): string[] {
   return failures && failures.max > 0 ? [String(failures.max), String(Math.max(1, Math.ceil(failures.windowMs)))] : ['0', '0'];
 }
 
-/** The VERIFIED reply of the scripts, in its order. */
-function parseVerified(id: string, [subject, purpose, txn, channel, transport, to, otherFactors, testNumber]: string[]): VerifiedChallenge {
-  if (subject === undefined || testNumber === undefined) throw stepUpError('store_unavailable', { retryAfter: 1 });
-  return { id, subject, purpose: purpose!, txn: txn!, channel: channel!, transport: transport as Transport, to: to!, otherFactors: otherFactors!, testNumber: testNumber === '1' };
+/** The receipt as the scripts take it: token id and ms; without one (a store used directly), no token id and the caller's clock. */
+function receiptArguments(receipt: VerifyReceipt | undefined, now: number): string[] {
+  return [receipt?.jti ?? '', String(receipt?.verifiedAt ?? now)];
+}
+
+/** The verified reply of the scripts, in its order: the receipt, then the challenge. */
+function parseVerified(id: string, [jti, at, subject, purpose, txn, channel, transport, to, otherFactors, testNumber]: string[], repeated: boolean): VerifiedOutcome {
+  const verifiedAt = Number(at);
+  if (jti === undefined || !Number.isFinite(verifiedAt) || subject === undefined || testNumber === undefined) throw stepUpError('store_unavailable', { retryAfter: 1 });
+  const record: VerifiedChallenge = { id, subject, purpose: purpose!, txn: txn!, channel: channel!, transport: transport as Transport, to: to!, otherFactors: otherFactors!, testNumber: testNumber === '1' };
+  return { status: 'ok', record, receipt: { jti, verifiedAt }, repeated };
 }
 
 /** A record as the hash's field/value pairs, without the fields that hold their default. */

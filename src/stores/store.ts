@@ -114,8 +114,23 @@ export function verifiedPart(record: ChallengeRecord): VerifiedChallenge {
   return { id, subject, purpose, txn, channel, transport, to, otherFactors, testNumber };
 }
 
+/**
+ * What the verify that consumed a challenge leaves in it: a retry of the same right code by the
+ * same owner, while the challenge lives, gets the same token back (its answer may have been
+ * lost to a timeout after the store had consumed the challenge).
+ */
+export interface VerifyReceipt {
+  /** The token id issued for the challenge: a one-time guard accepts it once, however often it is issued. */
+  jti: string;
+  /** Epoch ms of the verify that consumed it: the token's `iat` and `auth_time`. */
+  verifiedAt: number;
+}
+
+/** A right code's outcome: the receipt is the first verify's; `repeated` when this one came after it. */
+export type VerifiedOutcome = { status: 'ok'; record: VerifiedChallenge; receipt: VerifyReceipt; repeated: boolean };
+
 export type VerifyOutcome =
-  | { status: 'ok'; record: VerifiedChallenge }
+  | VerifiedOutcome
   /** `testNumber`: the challenge is for a configured test number (its events say so); `purpose` and `channel` are the challenge's, for the events. */
   | ({ status: 'invalid'; attemptsLeft: number } & FailedChallenge)
   /** This failure used the last attempt; the challenge is locked. */
@@ -123,7 +138,8 @@ export type VerifyOutcome =
   | LockedOut
   | ClosedChallenge;
 
-export type HostedCheckOutcome = { status: 'check'; record: ChallengeRecord } | LockedOut | ClosedChallenge;
+/** A consumed challenge's retry is `ok` at once: the provider has nothing more to check. */
+export type HostedCheckOutcome = { status: 'check'; record: ChallengeRecord } | VerifiedOutcome | LockedOut | ClosedChallenge;
 
 export type ResendOutcome =
   | { status: 'ok'; record: ChallengeRecord }
@@ -265,17 +281,25 @@ export interface ChallengeStore {
   admit(record: ChallengeRecord, ttlMs: number, admission: Admission): Promise<AdmissionOutcome>;
   /**
    * Refuses while the subject is at its limit of `failures`; then compares one of `digests` with the live
-   * codes: consumes and clears the subject's failures on success, counts both (and maybe locks
-   * the challenge) on failure. One atomic step.
+   * codes: consumes (keeping `receipt` and the matching digest, and nothing else it no longer
+   * needs, until the challenge's `expiresAt`) and clears the subject's failures on success,
+   * counts both (and maybe locks the challenge) on failure. One atomic step. A consumed
+   * challenge answers its owner's retry of the same code with the first receipt (`repeated`),
+   * and anything else with `not_found`, counting nothing.
    */
-  verify(id: string, owner: ChallengeOwner, digests: string[], failures?: FailureLimit): Promise<VerifyOutcome>;
-  /** Hosted channels, step one: checks the owner and the subject's failures, and reserves an attempt before the provider is asked. */
-  beginHostedCheck(id: string, owner: ChallengeOwner, failures?: FailureLimit): Promise<HostedCheckOutcome>;
+  verify(id: string, owner: ChallengeOwner, digests: string[], failures?: FailureLimit, receipt?: VerifyReceipt): Promise<VerifyOutcome>;
   /**
-   * Step two: consumes and clears the subject's failures on `approved` (one caller wins);
-   * otherwise counts a subject failure and locks when the reserved attempt was the last.
+   * Hosted channels, step one: checks the owner and the subject's failures, and reserves an
+   * attempt before the provider is asked. A consumed challenge answers as `verify` does, for
+   * `digests` of the code being checked (none: `not_found`).
    */
-  finishHostedCheck(id: string, approved: boolean, failures?: FailureLimit): Promise<VerifyOutcome>;
+  beginHostedCheck(id: string, owner: ChallengeOwner, failures?: FailureLimit, digests?: string[]): Promise<HostedCheckOutcome>;
+  /**
+   * Step two: consumes (keeping `receipt` and its `digest`, of the code the provider approved)
+   * and clears the subject's failures on `approved` (one caller wins, the others get its
+   * receipt); otherwise counts a subject failure and locks when the reserved attempt was the last.
+   */
+  finishHostedCheck(id: string, approved: boolean, failures?: FailureLimit, receipt?: VerifyReceipt & { digest: string }): Promise<VerifyOutcome>;
   /** The subject's failure count and the rest of its window, kept in the slot named by `slotTag` (that of the subject's challenges). */
   readFailures(slotTag: string, failures: FailureLimit): Promise<CounterState>;
   /** Checks cooldown (not for the system owner) and send cap, then installs the new code and counts the send. */
