@@ -32,7 +32,7 @@ export const OTHER_SECRET = 'Kw63+IMZ2MkwJkEwZub6WiMKog5/1f5DgFBwiMSOMo8=';
 export const PHONE = '+34612345678';
 export const PHONE_NATIONAL = '612345678';
 export const SUBJECT = 'user-1';
-export const PAYMENT: Transaction = { amount: '1234.56', currency: 'EUR', payee: 'ES9121000418450200051332' };
+export const PAYMENT: Transaction = { id: 'pay_1', amount: '1234.56', currency: 'EUR', payee: 'ES9121000418450200051332' };
 
 /** A clock the test moves by hand; starts at the real time so Redis TTLs stay sensible. */
 export interface FakeClock {

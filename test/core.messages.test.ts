@@ -108,7 +108,7 @@ describe('message text', () => {
       const clock = fakeClock();
       const h = makeStepUp({ clock, ...(kind === 'redis' ? { store: redis.store } : {}) });
       // Spanish groups thousands from five digits on (CLDR): 1234,50 but 12.345,00.
-      const transaction = { amount: 1234.5, currency: 'eur', payee: 'Electricity Co', reference: 'INV-7' };
+      const transaction = { id: 'pay_1', amount: 1234.5, currency: 'eur', payee: 'Electricity Co', reference: 'INV-7' };
       const view = await h.stepup.start({ subject: SUBJECT, phone: PHONE, purpose: 'payment', transaction, locale: 'es' });
       const first = h.outbox.messages().find((m) => m.challengeId === view.challengeId)!;
       expect(first.text).toBe(`Your app: código ${first.code} para pagar 1234,50 EUR a Electricity Co. Caduca en 5 minutos. No lo compartas con nadie.`);

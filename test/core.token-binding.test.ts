@@ -57,12 +57,13 @@ describe('R-B10 transaction binding', () => {
       { ...PAYMENT, payee: 'ES9121000418450200051333' },
       { ...PAYMENT, currency: 'USD' },
       { ...PAYMENT, extra: 'field' },
-      { amount: PAYMENT.amount!, currency: PAYMENT.currency! },
+      { id: PAYMENT.id!, amount: PAYMENT.amount!, currency: PAYMENT.currency! },
+      { ...PAYMENT, id: 'pay_2' },
     ];
     for (const transaction of changed) {
       await expectRefused(harness.stepup.checkToken(token, { purpose: 'payment', subject: SUBJECT, transaction }), 'transaction_mismatch');
     }
-    const reordered = { payee: PAYMENT.payee!, currency: PAYMENT.currency!, amount: PAYMENT.amount! };
+    const reordered = { payee: PAYMENT.payee!, currency: PAYMENT.currency!, amount: PAYMENT.amount!, id: PAYMENT.id! };
     expect(Object.keys(reordered)).not.toEqual(Object.keys(PAYMENT));
     await expect(harness.stepup.checkToken(token, { purpose: 'payment', subject: SUBJECT, transaction: reordered })).resolves.toMatchObject({ txn: hashTransaction(PAYMENT) });
     // The same amount written otherwise is the same transaction (its normal form, in EUR's two decimals).
@@ -80,7 +81,7 @@ describe('R-B10 transaction binding', () => {
     expect((await rejection(harness.stepup.verify(challengeId, code, { subject: SUBJECT, transaction: PAYMENT }))).code).toBe('challenge_not_found');
     // The same transaction written otherwise is not a change.
     const again = await startChallenge(harness, { purpose: 'payment' });
-    const same = { amount: `${PAYMENT.amount}0`, currency: 'eur', payee: PAYMENT.payee! };
+    const same = { amount: `${PAYMENT.amount}0`, currency: 'eur', payee: PAYMENT.payee!, id: PAYMENT.id! };
     await expect(harness.stepup.verify(again.challengeId, again.code, { subject: SUBJECT, transaction: same })).resolves.toMatchObject({ claims: { txn: hashTransaction(PAYMENT) } });
   });
 

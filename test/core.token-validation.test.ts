@@ -153,7 +153,7 @@ describe('R-B4 required claims', () => {
   it('R-B4 a payment token without txn is refused as invalid_token', async () => {
     const harness = makeStepUp();
     const token = forge(HEADER, claimsAt(harness.clock(), { purpose: 'payment' }), hs256(SECRET));
-    await expectRefused(harness.stepup.checkToken(token, { purpose: 'payment', transaction: { amount: '1', currency: 'EUR', payee: 'x' } }), 'invalid');
+    await expectRefused(harness.stepup.checkToken(token, { purpose: 'payment', transaction: { id: 'pay_1', amount: '1', currency: 'EUR', payee: 'x' } }), 'invalid');
   });
 
   it('an expired token is refused as expired (invalid_token), within the clock tolerance it still passes', async () => {

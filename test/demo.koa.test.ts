@@ -97,6 +97,20 @@ describe('Koa demo', () => {
     expect((await agent.get(paymentPath)).text).toContain('Payment sent');
   });
 
+  it('R-F4 a token for payment A (10.00 EUR to Bob) does not execute payment B entered as 10 EUR to Bob: transaction_mismatch', async () => {
+    const agent = await signIn();
+    const pathA = (await agent.post('/pay').type('form').send({ amount: '10.00', currency: 'EUR', payee: 'Bob' })).headers.location as string;
+    const pathB = (await agent.post('/pay').type('form').send({ amount: '10', currency: 'EUR', payee: 'Bob' })).headers.location as string;
+    expect(pathB).not.toBe(pathA);
+    const challengeId = attribute((await agent.get(pathA)).text, /data-challenge="([^"]+)"/);
+    const token = (await agent.post(`/stepup/challenges/${challengeId}/verify`).send({ code: codeOf(challengeId) })).body.token as string;
+    const other = await agent.post(`${pathB}/confirm`).set('Step-Up-Token', token).send({});
+    expect(other.status).toBe(401);
+    expect(other.body.error).toMatchObject({ code: 'step_up_required', reason: 'transaction_mismatch', purpose: 'payment' });
+    expect((await agent.get(pathB)).text).not.toContain('Payment sent');
+    expect((await agent.post(`${pathA}/confirm`).set('Step-Up-Token', token).send({})).status).toBe(200);
+  });
+
   it('R-H2 a payment token dies with its session: after logout and a new sign-in it is wrong_session', async () => {
     const agent = await signIn();
     const created = await agent.post('/pay').type('form').send({ amount: '5.00', currency: 'EUR', payee: 'Bakery' });

@@ -14,7 +14,7 @@ import { requireStepUp as expressGuard } from '../src/express/index.js';
 import { requireStepUp as koaGuard } from '../src/koa/index.js';
 import { closeServer, createHarnessCore, listen, type HarnessCore } from './support/http-harness.js';
 
-const PAYMENT = { amount: '10.00', currency: 'EUR', payee: 'ACME' };
+const PAYMENT = { id: 'pay_1', amount: '10.00', currency: 'EUR', payee: 'ACME' };
 type Gate = (claims: StepUpClaims) => boolean | void | Promise<boolean | void>;
 
 const ADAPTERS = {

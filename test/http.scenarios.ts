@@ -40,7 +40,7 @@ function without(claims: object, name: string): Record<string, unknown> {
   return copy;
 }
 
-const PAYMENT = { amount: 125.5, currency: 'EUR', payee: 'ES9121000418450200051332' };
+const PAYMENT = { id: 'pay_1', amount: 125.5, currency: 'EUR', payee: 'ES9121000418450200051332' };
 const LOGIN_START = { purpose: 'login' };
 const PAYMENT_START = { purpose: 'payment', transaction: PAYMENT };
 const VIEW_KEYS = ['attemptsLeft', 'challengeId', 'channel', 'channels', 'expiresAt', 'purpose', 'resendAfter', 'sendsLeft', 'to'];
@@ -660,7 +660,7 @@ function definePaymentScenarios(ctx: Context): void {
       expect(claims.txn).toMatch(/^[A-Za-z0-9_-]{43}$/);
       expect(JSON.stringify(claims)).not.toContain(PAYMENT.payee);
       // Key order in the body does not matter: the hash is over the canonical form.
-      const res = await api.post('/payments', { payee: PAYMENT.payee, currency: 'EUR', amount: 125.5 }, token);
+      const res = await api.post('/payments', { payee: PAYMENT.payee, currency: 'EUR', amount: 125.5, id: PAYMENT.id }, token);
       expect(res.status, res.text).toBe(200);
       expect(res.body).toEqual({ ok: true, stepUp: claims });
       expect(res.body.stepUp).toMatchObject({ sub: 'alice', purpose: 'payment', cid: challengeId, txn: claims.txn });
@@ -682,14 +682,29 @@ function definePaymentScenarios(ctx: Context): void {
         { ...PAYMENT, payee: 'ES9121000418450200051333' },
         { ...PAYMENT, currency: 'USD' },
         { ...PAYMENT, reference: 'INV-1' },
-        { amount: PAYMENT.amount, currency: 'EUR' },
+        { id: PAYMENT.id, amount: PAYMENT.amount, currency: 'EUR' },
         { ...PAYMENT, amount: 'not an amount' },
       ];
       for (const changed of changes) {
         expectRefusal(await api.post('/payments', changed, token), { errorClass: 'insufficient_user_authentication', reason: 'transaction_mismatch' });
       }
       // The same transaction written otherwise (its canonical form is the same) passes.
-      expect((await api.post('/payments', { payee: PAYMENT.payee, currency: 'eur', amount: '125.500' }, token)).status).toBe(200);
+      expect((await api.post('/payments', { payee: PAYMENT.payee, currency: 'eur', amount: '125.500', id: PAYMENT.id }, token)).status).toBe(200);
+    });
+
+    // A payment token approves one record: its id is in the hash, so a token for pending payment
+    // A cannot execute payment B of the same amount to the same payee; a payment has no record without it.
+    it('R-F4 a token for payment A (10.00 EUR to Bob) on payment B (10 EUR to Bob) → 401 transaction_mismatch; a start without transaction.id → 400', async () => {
+      const { api } = ctx();
+      const paymentA = { id: 'pay_A', amount: '10.00', currency: 'EUR', payee: 'Bob' };
+      const paymentB = { id: 'pay_B', amount: '10', currency: 'EUR', payee: 'Bob' };
+      const { token } = await api.stepUp({ purpose: 'payment', transaction: paymentA });
+      expectRefusal(await api.post('/payments', paymentB, token), { errorClass: 'insufficient_user_authentication', reason: 'transaction_mismatch' });
+      expect((await api.post('/payments', paymentA, token)).status).toBe(200);
+      for (const transaction of [{ amount: '10.00', currency: 'EUR', payee: 'Bob' }, { ...paymentA, id: '' }, { ...paymentA, id: 7 }]) {
+        const error = expectError(await api.start({ purpose: 'payment', transaction }), 400, 'invalid_request');
+        expect(error.message).toContain('transaction.id');
+      }
     });
 
     it('R-F1 a verify request carrying a transaction is refused; the stored one is what counts', async () => {

@@ -33,7 +33,7 @@ type Refusal = { error: 'invalid_token' | 'insufficient_user_authentication'; re
 type Expected = Refusal | 'pass';
 
 const SERVICES: readonly Alg[] = ['HS256', 'ES256', 'RS256'];
-const PAYMENT = { amount: 125.5, currency: 'EUR', payee: 'ES9121000418450200051332' };
+const PAYMENT = { id: 'pay_1', amount: 125.5, currency: 'EUR', payee: 'ES9121000418450200051332' };
 const TOLERANCE = 30;
 const MAX_AGE = 300;
 

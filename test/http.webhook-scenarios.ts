@@ -573,7 +573,7 @@ function defineUnmountedScenarios(setup: SetupFn): void {
       expect(hand.text).not.toBe('1158201444');
       const meta = await postMetaSigned(api, metaBody(providers, providers.meta.lastMessageId(ALICE)!, 'failed'));
       expect(meta.status).toBe(404);
-      const sms = await startChallenge(api, { purpose: 'payment', channel: 'sms', transaction: { amount: 1, currency: 'EUR', payee: 'x' } });
+      const sms = await startChallenge(api, { purpose: 'payment', channel: 'sms', transaction: { id: 'pay_1', amount: 1, currency: 'EUR', payee: 'x' } });
       const { params, signature } = twilioCallback(providers, providers.twilio.messages[0]!.sid, 'undelivered', 30003);
       const twilio = await postTwilio(api, params, signature);
       expect(twilio.status).toBe(404);

@@ -17,7 +17,7 @@ import { startRedis, type RedisHandle } from './support/redis.js';
 const SECONDS = Number(process.env.STEPUP_LOAD_SECONDS ?? 8);
 const WAIT_EXPIRY = process.env.STEPUP_LOAD_WAIT_EXPIRY === '1';
 const CLIENTS = 50;
-const PAYMENT = { amount: 125.5, currency: 'EUR', payee: 'ES9121000418450200051332' };
+const PAYMENT = { id: 'pay_1', amount: 125.5, currency: 'EUR', payee: 'ES9121000418450200051332' };
 // The shortest lives the options allow: a code lives 30 s, then its challenge lingers 5 min
 // (without its code) to answer challenge_expired; a used token id lives the token's 30 s plus
 // the 30 s clock tolerance.

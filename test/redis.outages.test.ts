@@ -11,7 +11,7 @@ import { createClient, expectError, expectRefusal } from './support/http-client.
 import type { HttpHarness } from './support/http-harness.js';
 import { startRedis, type RedisHandle } from './support/redis.js';
 
-const PAYMENT = { amount: 125.5, currency: 'EUR', payee: 'ES9121000418450200051332' };
+const PAYMENT = { id: 'pay_1', amount: 125.5, currency: 'EUR', payee: 'ES9121000418450200051332' };
 const LOGIN_START = { purpose: 'login' };
 const PAYMENT_START = { purpose: 'payment', transaction: PAYMENT };
 

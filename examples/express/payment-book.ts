@@ -1,7 +1,7 @@
 /**
  * The demos' payment "database", framework-free (the Express and the Koa demo share it):
- * each payment is stored with the challenge that approves exactly its { amount, currency,
- * payee }, and is executed at most once.
+ * each payment is stored with the challenge that approves exactly this record ({ id, amount,
+ * currency, payee }), and is executed at most once.
  */
 import { randomBytes } from 'node:crypto';
 import { hashTransaction, type ChallengeView, type StepUp, type StepUpClaims, type Transaction } from '../../src/index.js';
@@ -21,8 +21,14 @@ export interface Payment {
 
 export type PaymentInput = Pick<Payment, 'amount' | 'currency' | 'payee'>;
 
-/** The transaction a payment code approves: exactly the fields the server stored and will execute. */
-export const transactionOf = (payment: PaymentInput): Transaction => ({ amount: payment.amount, currency: payment.currency, payee: payment.payee });
+/**
+ * The transaction a payment code approves: exactly the fields the server stored and will
+ * execute, the record's id among them, so that a code for this payment cannot execute
+ * another one of the same amount to the same payee.
+ */
+export const transactionOf = (payment: Pick<Payment, 'id' | 'amount' | 'currency' | 'payee'>): Transaction => ({
+  id: payment.id, amount: payment.amount, currency: payment.currency, payee: payment.payee,
+});
 
 export class PaymentBook {
   readonly #payments = new Map<string, Payment>();

@@ -1,6 +1,6 @@
 /**
  * Payments: the server stores each payment, starts a challenge bound to exactly that
- * record ({ amount, currency, payee }), and executes it only through the guard.
+ * record ({ id, amount, currency, payee }), and executes it only through the guard.
  */
 import express from 'express';
 import type { StepUp } from '../../src/index.js';
@@ -59,7 +59,7 @@ export function paymentRoutes(stepup: StepUp): express.Router {
       maxAge: '5m',
       subject: (req) => currentUser(req)?.id,
       binding: (req) => req.sessionID,
-      // The record about to be executed, not the request body.
+      // The record about to be executed (its id included), not the request body.
       transaction: (req) => transactionOf(ownPayment(req)!),
       oneTime: true,
       // The app's own final gate, after the token's one-time check (see PaymentBook#execute).

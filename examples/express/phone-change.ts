@@ -6,7 +6,7 @@
  *   GET  /account/phone          the form: the new number
  *   POST /account/phone          validates it, records the change in the session and starts a
  *                                'change-phone' challenge to the number on file, bound to
- *                                the change ({ change: random id, phone: new number })
+ *                                the change ({ id: random id, phone: new number })
  *   GET  /account/phone/confirm  the code page; its script verifies the code at
  *                                /account/phone/stepup (the library's router) and sends the
  *                                token at once in the `Step-Up-Token` header to…
@@ -29,7 +29,7 @@ import * as views from './views.js';
 const RECEIVING_TYPES = new Set(['MOBILE', 'FIXED_LINE_OR_MOBILE']);
 
 /** What the code approves: this change (random id) to this number. The id also keeps the number out of reach of a guess at the hash. */
-const transactionOf = (change: Pick<NonNullable<DemoSession['phoneChange']>, 'id' | 'phone'>): Transaction => ({ change: change.id, phone: change.phone });
+const transactionOf = (change: Pick<NonNullable<DemoSession['phoneChange']>, 'id' | 'phone'>): Transaction => ({ id: change.id, phone: change.phone });
 
 export function phoneChangeRoutes(stepup: StepUp, users: UserDirectory, sessions: MemoryStore): express.Router {
   const routes = express.Router();

@@ -1,6 +1,6 @@
 /**
  * Payments on Koa: the server stores each payment, starts a challenge bound to exactly
- * that record ({ amount, currency, payee }), and executes it only through the guard.
+ * that record ({ id, amount, currency, payee }), and executes it only through the guard.
  * The record keeping is the Express demo's PaymentBook; only the routes differ.
  */
 import Router from '@koa/router';
@@ -64,7 +64,7 @@ export function paymentRoutes(stepup: StepUp): { stepUpRoutes: Middleware; route
       maxAge: '5m',
       subject: (ctx) => currentUser(ctx)?.id,
       binding: sessionBinding,
-      // The record about to be executed, not the request body.
+      // The record about to be executed (its id included), not the request body.
       transaction: (ctx) => transactionOf(ownPayment(ctx)!),
       oneTime: true,
       // The app's own final gate, after the token's one-time check (see PaymentBook#execute).

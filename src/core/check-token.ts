@@ -89,7 +89,8 @@ function prepare(config: StepUpConfig, input: TokenPolicy, caller: string, known
     if (acrValues && !acrValues.includes(claims.acr)) throw refuse('wrong_method', 'insufficient_user_authentication', claims);
     if (denyAmr && claims.amr.some((method) => denyAmr.includes(method))) throw refuse('wrong_method', 'insufficient_user_authentication', claims);
     if (maxAge !== undefined && nowSec - claims.auth_time > maxAge) throw refuse('too_old', 'insufficient_user_authentication', claims);
-    if (transaction !== undefined && !transactionMatches(transaction, claims.txn)) {
+    // A bound purpose's token approves one record: a transaction without its `id` is none.
+    if (transaction !== undefined && !transactionMatches(transaction, claims.txn, { requireId: policy.requireTransaction })) {
       throw refuse('transaction_mismatch', 'insufficient_user_authentication', claims);
     }
     if (oneTime) {

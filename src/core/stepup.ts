@@ -88,9 +88,9 @@ async function start(config: StepUpConfig, input: StartInput): Promise<Challenge
   const policy = config.purposes.get(input.purpose);
   if (!policy) throw stepUpError('invalid_request', {}, 'Unknown purpose.');
   if (policy.requireTransaction && input.transaction === undefined) {
-    throw stepUpError('invalid_request', {}, 'This purpose needs the transaction to approve.');
+    throw stepUpError('invalid_request', {}, 'This purpose needs the transaction to approve, with its record\'s `transaction.id`.');
   }
-  const transaction = input.transaction === undefined ? undefined : normalizeTransaction(input.transaction);
+  const transaction = input.transaction === undefined ? undefined : normalizeTransaction(input.transaction, { requireId: policy.requireTransaction });
   const txn = transaction === undefined ? '' : hashTransaction(transaction);
   const budget = budgetOf(policy);
   const phone = await acceptedPhone(config, input, subject, policy.name, budget);

@@ -7,6 +7,12 @@ import type { JsonValue, Transaction } from './types.js';
 const MAX_DEPTH = 8;
 const MAX_CANONICAL_LENGTH = 16 * 1024;
 
+/** What a purpose demands of its transactions beyond their normal form. */
+export interface TransactionRules {
+  /** `transaction.id` must be given: purposes that bind a transaction bind it to its record. */
+  requireId?: boolean;
+}
+
 /**
  * Minor units of every ISO 4217 currency (the ISO list, as currency-codes publishes it),
  * without precious metals, the testing code and the other X codes that no payment is
@@ -27,14 +33,25 @@ export function currencyMinorUnits(currency: string): number | undefined {
  * The transaction in its normal form: `currency` upper-cased and checked against ISO 4217;
  * `amount` (a decimal string, or a number) written with exactly the currency's minor units
  * (`"10"`, `"10.0"`, `10` and `"10.00"` EUR are all `"10.00"`; `"10.001"` EUR is refused);
- * `payee` a string; every string NFC-normalized. Other fields are the app's and kept as given.
+ * `payee` a string; `id`, the identifier of the record the transaction is (the pending
+ * payment's), a non-empty string, required with `{ requireId: true }`; every string
+ * NFC-normalized. Other fields are the app's and kept as given.
+ *
+ * @example
+ * normalizeTransaction({ id: 'pay_8f2k', amount: 10, currency: 'eur', payee: 'Bob' }, { requireId: true });
+ * // { id: 'pay_8f2k', amount: '10.00', currency: 'EUR', payee: 'Bob' }
  */
-export function normalizeTransaction(transaction: unknown): Transaction {
+export function normalizeTransaction(transaction: unknown, rules: TransactionRules = {}): Transaction {
   if (!isPlainObject(transaction) || Object.keys(transaction).length === 0) {
     throw stepUpError('invalid_request', {}, 'The transaction must be a non-empty object.');
   }
   const normal: Transaction = { ...transaction };
-  const { amount, currency, payee } = transaction;
+  const { amount, currency, payee, id } = transaction;
+  // Two pending payments of the same amount to the same payee differ only by their record:
+  // without its id, a token approved for one would execute the other.
+  if (id === undefined ? rules.requireId === true : typeof id !== 'string' || id.trim() === '') {
+    throw stepUpError('invalid_request', {}, 'The transaction needs `transaction.id`, the identifier of the record it approves, as a non-empty string.');
+  }
   if (currency !== undefined) {
     if (typeof currency !== 'string' || currencyMinorUnits(currency.toUpperCase()) === undefined) {
       throw stepUpError('invalid_request', {}, 'The transaction currency must be an ISO 4217 code such as EUR.');
@@ -73,19 +90,22 @@ function normalizeAmount(amount: JsonValue, currency: string): string {
  * numbers in ECMAScript form. Two transactions that mean the same thing hash the same; a
  * change of any field, or an added or removed field, changes the hash.
  */
-export function canonicalTransaction(transaction: unknown): string {
-  const canonical = canonicalize(normalizeTransaction(transaction), 0);
+export function canonicalTransaction(transaction: unknown, rules: TransactionRules = {}): string {
+  const canonical = canonicalize(normalizeTransaction(transaction, rules), 0);
   if (canonical.length > MAX_CANONICAL_LENGTH) {
     throw stepUpError('invalid_request', {}, 'The transaction is too large.');
   }
   return canonical;
 }
 
-/** Whether `transaction` hashes to `txn` (a token's claim, a challenge's hash), in constant time. */
-export function transactionMatches(transaction: unknown, txn: string | undefined): boolean {
+/**
+ * Whether `transaction` hashes to `txn` (a token's claim, a challenge's hash), in constant
+ * time. A transaction that breaks `rules` (no `id` where one is required) matches nothing.
+ */
+export function transactionMatches(transaction: unknown, txn: string | undefined, rules: TransactionRules = {}): boolean {
   if (txn === undefined || txn === '') return false;
   try {
-    return safeEqual(hashTransaction(transaction as Transaction), txn);
+    return safeEqual(hashTransaction(transaction as Transaction, rules), txn);
   } catch (error) {
     // A transaction that cannot be canonicalized cannot be the one that was approved.
     if (isStepUpError(error)) return false;
@@ -94,8 +114,8 @@ export function transactionMatches(transaction: unknown, txn: string | undefined
 }
 
 /** base64url(SHA-256(canonical form)): the `txn` claim. */
-export function hashTransaction(transaction: Transaction): string {
-  return createHash('sha256').update(canonicalTransaction(transaction)).digest('base64url');
+export function hashTransaction(transaction: Transaction, rules: TransactionRules = {}): string {
+  return createHash('sha256').update(canonicalTransaction(transaction, rules)).digest('base64url');
 }
 
 function canonicalize(value: unknown, depth: number): string {

@@ -21,7 +21,10 @@ export type Secret = string | Buffer | Uint8Array;
 /** A JSON value as it can appear in a transaction. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-/** The transaction a payment challenge is bound to (amount, currency, payee, and any app fields). */
+/**
+ * The transaction a payment challenge is bound to: `id` (the record's identifier, required by
+ * purposes that bind a transaction), amount, currency, payee, and any app fields.
+ */
 export type Transaction = { [key: string]: JsonValue };
 
 export type AsymmetricAlgorithm = 'ES256' | 'RS256' | 'PS256';
@@ -88,7 +91,7 @@ export interface PurposePolicy {
   tokenTtl?: Duration;
   /** Wrong codes before a challenge of this purpose locks. Defaults to `code.maxAttempts`. */
   maxAttempts?: number;
-  /** Challenges must carry a transaction; tokens carry its hash as `txn`. */
+  /** Challenges must carry a transaction with its record's `id`; tokens carry its hash as `txn`. */
   requireTransaction?: boolean;
   /** Guards consume each token of this purpose once (by `jti`). */
   oneTime?: boolean;
@@ -241,7 +244,7 @@ export interface StartInput {
   /** The number on file, E.164 preferred. Never take it from the request body. */
   phone: string;
   purpose: string;
-  /** Required for purposes that bind a transaction. */
+  /** Required for purposes that bind a transaction, with `id`, the identifier of the record it approves. */
   transaction?: Transaction;
   locale?: string;
   /** Ties the challenge to the session that asked for it (for example the session id). */
@@ -321,7 +324,7 @@ export interface TokenPolicy {
 export interface TokenFacts {
   /** The subject of the primary session; the token's `sub` must equal it. */
   subject?: string | undefined;
-  /** The transaction about to be executed; the token's `txn` must be its hash. */
+  /** The transaction about to be executed, `id` included; the token's `txn` must be its hash. */
   transaction?: Transaction | undefined;
   /** The session binding; the token's `sbh` must be its keyed hash. */
   binding?: string | undefined;

@@ -17,7 +17,7 @@ export interface GuardOptions<Req> {
   subject: ((req: Req) => MaybePromise<string | undefined>) | 'from-token';
   /** Longest time since the code was verified. Sent as `max_age` in the challenge. */
   maxAge?: Duration;
-  /** The transaction about to be executed, from the server's record; required for purposes that bind one. */
+  /** The transaction about to be executed, from the server's record, `id` included; required for purposes that bind one. */
   transaction?: (req: Req) => MaybePromise<Transaction>;
   /** The session binding given to the router; the token must carry its keyed hash. */
   binding?: (req: Req) => MaybePromise<string | undefined>;
