@@ -208,6 +208,8 @@ describe('demo app in Chromium', () => {
       await expect.poll(text(page.locator('#notice')), POLL).toBe('If the username or number belongs to an account, we sent a code by WhatsApp to the phone number on file.');
       expect(await page.locator('#reset-code').isVisible()).toBe(true);
 
+      // The code goes out a moment after the answer (at a random moment, within 250 ms).
+      await demo.resetsSettled();
       const outbox = await context.newPage();
       const code = await codeFromOutbox(outbox, luis.phone, 'password-reset');
       await page.bringToFront();

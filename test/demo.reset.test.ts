@@ -4,13 +4,14 @@
  * nothing changed before a valid code (R-G3), a token that only sets the new password and
  * dies with it, other reset challenges and sessions of the account ended (R-G4), and no
  * sign-in without the new password AND a code (R-G5), reset sends throttled per account,
- * number and IP and refused by the beforeSend hook without a change of answer (R-G6). Timing is measured, not tested:
- * `npm run bench:reset`.
+ * number and IP and refused by the beforeSend hook without a change of answer (R-G6), and a
+ * verify that never waits for the request's send. Timing is measured, not tested: `npm run bench:reset`.
  */
 import type { Server } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import request, { type Response } from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
-import { MemoryStore, type BeforeSendContext, type ChallengeStore, type OutboxMessage } from '../src/index.js';
+import { MemoryStore, type BeforeSendContext, type Channel, type ChallengeStore, type OutboxChannel, type OutboxMessage } from '../src/index.js';
 import type { DemoApp, DemoAppOptions } from '../examples/express/app.js';
 import { RESET_ACCEPTED, RESET_REFUSED } from '../examples/express/password-reset.js';
 import { redisFixture, type RedisFixture } from './core.fixtures.js';
@@ -55,7 +56,11 @@ describe.each(setups)('password reset in the Express demo ($name)', ({ redis: us
   async function startedReset(account: string, phone: string, browser = new Browser()): Promise<OutboxMessage & { browser: Browser }> {
     const since = demo.outbox.messages().length;
     expect((await requestReset(browser, account)).status).toBe(202);
-    return { browser, ...(await sentCode(phone, 'password-reset', since)) };
+    const message = await sentCode(phone, 'password-reset', since);
+    // The message shows in the outbox before its start has recorded the challenge; a person
+    // could not type it that fast, and a code typed earlier is refused (see the test below).
+    await demo.resetsSettled();
+    return { browser, ...message };
   }
 
   const wrong = (code: string) => code.slice(0, 5) + String((Number(code[5]) + 1) % 10);
@@ -88,7 +93,7 @@ describe.each(setups)('password reset in the Express demo ($name)', ({ redis: us
     for (const account of ['nobody-here', '+34 699 999 999', '+34 12', '', 42]) {
       expect((await requestReset(new Browser(), account)).text).toBe(RESET_ACCEPTED);
     }
-    // A known account last: once its code is out, the background work of the requests before it has run too.
+    // A known account last: once its code is out and its start settled, the background work of every request has run.
     const known = await startedReset(ana().username, ana().phone);
     expect(demo.outbox.messages().slice(since).map((message) => message.challengeId)).toEqual([known.challengeId]);
     if (redis) {
@@ -297,5 +302,63 @@ describe('password reset throttling in the Express demo (R-G6)', () => {
     expect(demo.outbox.messages()).toEqual([]);
     // Told what a CAPTCHA or risk check needs, never the full number.
     expect(asked).toEqual([expect.objectContaining({ subject: demo.users[0]!.id, purpose: 'password-reset', ip: expect.any(String), to: expect.not.stringContaining('12345678') })]);
+  });
+});
+
+/**
+ * R-G1, R-K3: the reset verify answer does not wait for the send. A known account's request
+ * starts a send that takes as long as the provider does; an unknown account's starts none. A
+ * verify right after the request must answer at once, the same for both: waiting for the send
+ * would tell the account exists (by the provider's latency).
+ */
+describe('password reset verify in the Express demo with a slow provider', () => {
+  const SEND_MS = 300;
+  let demo: DemoApp;
+  let server: Server;
+  /** Sends that finished: the provider has taken the message. */
+  let sends = 0;
+
+  beforeEach(async () => {
+    sends = 0;
+    // A provider that takes SEND_MS to accept each message, then shows it in the outbox.
+    const slow = (outbox: OutboxChannel): Channel => ({
+      name: 'slow-outbox',
+      transport: 'whatsapp',
+      send: async (message, signal) => {
+        await delay(SEND_MS, undefined, { signal });
+        const receipt = await outbox.send(message);
+        sends++;
+        return receipt;
+      },
+    });
+    ({ demo, server } = await startDemo({ store: new MemoryStore(), limits: NO_LIMITS, channels: (outbox) => [slow(outbox)] }));
+  });
+  afterEach(async () => {
+    await demo.resetsSettled();
+    await closeServer(server);
+  });
+
+  const { Browser } = demoClient(() => ({ server, demo }));
+
+  it('reset verify answer does not wait for the send: a known account answers before its send finished, as an unknown one, and the early code costs nothing', async () => {
+    const known = new Browser();
+    expect((await known.post('/password-reset/request', { account: demo.users[0]!.username })).status).toBe(202);
+    const early = await known.post('/password-reset/verify', { code: '000000' });
+    // Answered while the provider still had the message: the answer did not wait for it.
+    expect(sends).toBe(0);
+    expect(early.status).toBe(400);
+    expect(early.text).toBe(RESET_REFUSED);
+
+    const unknown = new Browser();
+    await unknown.post('/password-reset/request', { account: 'nobody-here' });
+    const stranger = await unknown.post('/password-reset/verify', { code: '000000' });
+    expect({ status: stranger.status, body: stranger.text }).toEqual({ status: early.status, body: early.text });
+
+    // Once the code is out, the right code works: the early attempt cost the challenge nothing.
+    await demo.resetsSettled();
+    expect(sends).toBe(1);
+    const code = demo.outbox.messages().find((message) => message.purpose === 'password-reset')!.code;
+    const verified = await known.post('/password-reset/verify', { code });
+    expect(verified.status, verified.text).toBe(200);
   });
 });

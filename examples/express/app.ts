@@ -41,6 +41,8 @@ export interface DemoApp {
   users: readonly DemoCredentials[];
   /** express-session's store: what each browser session holds, server-side. */
   sessions: session.MemoryStore;
+  /** Resolves once every password-reset request's background start has finished (tests and the bench wait on it). */
+  resetsSettled: () => Promise<void>;
 }
 
 export function createDemoApp(options: DemoAppOptions = {}): DemoApp {
@@ -71,7 +73,8 @@ export function createDemoApp(options: DemoAppOptions = {}): DemoApp {
 
   app.get('/', (req, res) => views.sendPage(res, views.homePage(currentUser(req), DEMO_USERS, { passwordReset: true })));
   app.use(signIn.routes);
-  app.use(passwordResetRoutes(stepup, directory, sessions));
+  const passwordReset = passwordResetRoutes(stepup, directory, sessions);
+  app.use(passwordReset.routes);
 
   app.get('/account', requireUser, (req, res) => {
     const user = currentUser(req)!;
@@ -100,5 +103,5 @@ export function createDemoApp(options: DemoAppOptions = {}): DemoApp {
     views.sendPage(res, views.errorPage(currentUser(req), 'Something went wrong', 'Please try again.'), 500);
   });
 
-  return { app, outbox, stepup, users: DEMO_USERS, sessions };
+  return { app, outbox, stepup, users: DEMO_USERS, sessions, resetsSettled: passwordReset.settled };
 }

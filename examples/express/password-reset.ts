@@ -4,14 +4,14 @@
  *
  *   POST /password-reset/request { account }  always 202 and the same bytes; the lookup and
  *                                             the send happen after the response
- *   POST /password-reset/verify  { code }     one generic failure for every refusal
+ *   POST /password-reset/verify  { code }     one generic failure for every refusal, answered
+ *                                             at once: it never waits for the request's send
  *   POST /password-reset/new     { password } requireStepUp with the one-time token kept
  *                                             in the session; then the other reset challenges
  *                                             and the other sessions of the account end, this
  *                                             session is regenerated, and nobody is signed in
  */
-import { randomBytes } from 'node:crypto';
-import { setTimeout } from 'node:timers/promises';
+import { randomBytes, randomInt } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { MemoryStore } from 'express-session';
 import { isStepUpError, type StepUp } from '../../src/index.js';
@@ -33,14 +33,29 @@ export const RESET_REFUSED = JSON.stringify({
 });
 
 const PASSWORD_LENGTH = { min: 10, max: 128 };
+/**
+ * The background start begins at a random moment up to this long after the answer. Its work
+ * (the lookup, the store, the provider request) shares this process with every other request:
+ * begun at once, it would slow down exactly the requester's next request (the code step), and
+ * only for an account that exists. A code arrives this much later at most.
+ */
+const START_JITTER_MS = 250;
 /** Subject of the stand-in verify for a handle without a challenge; no account has it. */
 const NOBODY = 'nobody';
 
-export function passwordResetRoutes(stepup: StepUp, users: UserDirectory, sessions: MemoryStore): express.Router {
+export interface PasswordResetRoutes {
+  routes: express.Router;
+  /**
+   * Resolves once the background work of every reset request so far (the lookup, the start,
+   * the send) has finished. For tests and the bench, which read a code from the outbox the
+   * moment it is there: a person cannot type it before its start has recorded the challenge.
+   */
+  settled(): Promise<void>;
+}
+
+export function passwordResetRoutes(stepup: StepUp, users: UserDirectory, sessions: MemoryStore): PasswordResetRoutes {
   const resets = new ResetBook(); // the demo's "database" of outstanding resets
-  // Background starts still running, by handle: a code typed before its start has finished
-  // recording the challenge (the message can arrive first) waits for it instead of failing.
-  const starting = new Map<string, Promise<void>>();
+  const running = new Set<Promise<void>>();
   const routes = express.Router();
   const json = express.json({ limit: '2kb' });
   const send = (res: Response, status: number, body: string) => res.status(status).set('Cache-Control', 'no-store').type('json').send(body);
@@ -59,12 +74,12 @@ export function passwordResetRoutes(stepup: StepUp, users: UserDirectory, sessio
     const binding = req.sessionID;
     const ip = req.ip;
     send(res, 202, RESET_ACCEPTED);
-    // Once the answer is out: look the account up and, only if it exists, send the code.
+    // Once the answer is out, at a random moment: look the account up and, only if it exists, send the code.
     const started = new Promise<void>((resolve) => {
-      res.once('close', () => setImmediate(() => void startReset(handle, account, binding, ip).finally(resolve)));
+      res.once('close', () => setTimeout(() => void startReset(handle, account, binding, ip).finally(resolve), randomInt(START_JITTER_MS)));
     });
-    starting.set(handle, started);
-    void started.then(() => starting.delete(handle));
+    running.add(started);
+    void started.then(() => running.delete(started));
   });
 
   async function startReset(handle: string, account: unknown, binding: string, ip: string | undefined): Promise<void> {
@@ -81,15 +96,19 @@ export function passwordResetRoutes(stepup: StepUp, users: UserDirectory, sessio
     }
   }
 
-  // ---- 2. The code: every refusal is the same answer. ----
+  // ---- 2. The code: every refusal is the same answer, in the same time. ----
   routes.post('/password-reset/verify', json, async (req, res) => {
     const reset = state(req).passwordReset;
     const handle = reset && 'handle' in reset ? reset.handle : undefined;
-    if (handle !== undefined) await Promise.race([starting.get(handle), setTimeout(15_000, undefined, { ref: false })]);
+    // Never waits for the request's background start: how long that takes is the send's
+    // latency, and only a known account has one. Until the start has recorded its challenge
+    // (after the provider took the message), a code is answered as for an unknown account and
+    // costs the real challenge no attempt: nobody can have the code before it went out, and
+    // one typed in the moment between its arrival and the record can simply be typed again.
     const pending = resets.find(handle);
     try {
-      // Without a challenge (unknown account), a verify of one that does not exist: the same
-      // kind of store round trip, so the time does not tell either.
+      // Without a challenge (unknown account, or a start still sending), a verify of one that
+      // does not exist: the same kind of store round trip, so the time does not tell either.
       const result = await stepup.verify(pending?.challengeId ?? randomBytes(16).toString('base64url'), req.body?.code, {
         subject: pending?.userId ?? NOBODY, binding: req.sessionID, ...(req.ip === undefined ? {} : { ip: req.ip }),
       });
@@ -147,5 +166,10 @@ export function passwordResetRoutes(stepup: StepUp, users: UserDirectory, sessio
     res.status(400).set('Cache-Control', 'no-store').json({ error: { code: 'invalid_request', message: 'Send a JSON body.' } });
   });
 
-  return routes;
+  return {
+    routes,
+    settled: async () => {
+      while (running.size > 0) await Promise.all(running);
+    },
+  };
 }
