@@ -14,7 +14,7 @@ export type { StepUpEvent, StepUpEventType } from './core/events.js';
 export type { StepUpLogger } from './core/logger.js';
 export type { MetricsOptions, PromClient, PromCounter, PromHistogram, PromRegistry } from './core/metrics.js';
 export type { ResolvedPurpose } from './core/options.js';
-export type { LimitName, LimitRule, LimitsOptions } from './core/limits.js';
+export type { AnonymousLimitsOptions, LimitName, LimitRule, LimitsOptions } from './core/limits.js';
 export { canonicalTransaction, currencyMinorUnits, hashTransaction, normalizeTransaction } from './core/transaction.js';
 export type {
   AsymmetricAlgorithm,
@@ -61,7 +61,9 @@ export type {
   LockedOut,
   ResendOutcome,
   VerifiedChallenge,
+  VerifiedOutcome,
   VerifyOutcome,
+  VerifyReceipt,
 } from './stores/store.js';
 export {
   ChannelError,

@@ -60,6 +60,7 @@ describe('a verify whose answer was lost', () => {
     const retry = await harness.stepup.verify(live.challengeId, live.code, { subject: SUBJECT, binding: 'session-1' });
     expect(retry.token).toBe(first.token);
     expect(retry.claims).toEqual(first.claims);
+    expect(retry.expiresIn).toBe(first.expiresIn - 60);
     for (let i = 0; i < 5; i++) {
       expect((await rejection(harness.stepup.verify(live.challengeId, other(live.code), { subject: SUBJECT, binding: 'session-1' }))).code).toBe('challenge_not_found');
     }

@@ -268,7 +268,8 @@ describe('password reset throttling in the Express demo (R-G6)', () => {
     // A reset is anonymous: its sends spend the budgets of `limits.anonymous`.
     { what: 'account', limits: { ...OFF, anonymous: { ...OFF.anonymous, subject: TWO_AN_HOUR } }, accounts: ['ana', '+34 612 345 678', 'ana', '+34612345678'], sent: { ana: 2, luis: 0 } },
     { what: 'number', limits: { ...OFF, anonymous: { ...OFF.anonymous, phone: TWO_AN_HOUR } }, accounts: ['+34 612 345 678', 'ana', 'ana', '+34 612 345 678'], sent: { ana: 2, luis: 0 } },
-    { what: 'IP', limits: { ...OFF, anonymous: { ...OFF.anonymous, ip: TWO_AN_HOUR } }, accounts: ['ana', 'luis', 'ana', 'luis'], sent: { ana: 1, luis: 1 } },
+    // The starts run at random moments after their answers: which two of the four get through is not known, only that two do.
+    { what: 'IP', limits: { ...OFF, anonymous: { ...OFF.anonymous, ip: TWO_AN_HOUR } }, accounts: ['ana', 'luis', 'ana', 'luis'], sent: { both: 2 } },
   ])('R-G6 reset sends are throttled per $what, and the answer does not change', async ({ limits, accounts, sent }) => {
     await start({ limits });
     const answers = [];
@@ -280,8 +281,9 @@ describe('password reset throttling in the Express demo (R-G6)', () => {
     }
     expect(answers[0]!.status).toBe(202);
     await refusals('rate_limited', 2);
-    expect(codesTo(demo.users[0]!.phone)).toHaveLength(sent.ana);
-    expect(codesTo(demo.users[1]!.phone)).toHaveLength(sent.luis);
+    const [ana, luis] = [codesTo(demo.users[0]!.phone).length, codesTo(demo.users[1]!.phone).length];
+    if ('both' in sent) expect(ana + luis).toBe(sent.both);
+    else expect({ ana, luis }).toEqual(sent);
   });
 
   it('R-G6 a beforeSend refusal (the CAPTCHA hook) sends nothing and answers the same', async () => {

@@ -21,7 +21,12 @@ export interface StepUp {
   start(input: StartInput): Promise<ChallengeView>;
   /** Sends a new code for a challenge (the earlier one stops working), after the cooldown. */
   resend(challengeId: string, input: ResendInput): Promise<ChallengeView>;
-  /** Checks a code; on success consumes the challenge and issues a step-up token. */
+  /**
+   * Checks a code; on success consumes the challenge and issues a step-up token. The same right
+   * code again, from the same subject and binding while the challenge lives, gets that token
+   * again (same `jti`): an answer lost to a timeout can be retried. Anything else on a consumed
+   * challenge is `challenge_not_found`.
+   */
   verify(challengeId: string, code: unknown, input: VerifyInput): Promise<VerifyResult>;
   /** The guard's check of a step-up token; resolves to its claims or rejects with `step_up_required`. */
   checkToken(token: unknown, input: CheckTokenInput): Promise<StepUpClaims>;
@@ -341,7 +346,8 @@ async function verify(config: StepUpConfig, challengeId: string, code: unknown, 
     type: 'verify.succeeded', ...base, purpose: record.purpose, channel: record.channel, to: record.to, jti: claims.jti,
     ...(record.testNumber ? { testNumber: true } : {}), ...(repeated ? { repeated: true } : {}),
   });
-  return { token, claims, expiresIn: policy.tokenTtlSec };
+  // A retry's token is older than this answer: what is left of its life.
+  return { token, claims, expiresIn: repeated ? Math.max(0, claims.exp - Math.floor(config.clock() / 1000)) : policy.tokenTtlSec };
 }
 
 /**
