@@ -173,7 +173,7 @@ export class MemoryStore implements ChallengeStore {
     if (record.messageId !== messageId) return { status: 'stale' };
     const current = record.deliveryStatus;
     if (current === 'failed') return { status: 'ignored' };
-    const snapshot = withoutReceipt(record);
+    const snapshot = { ...record };
     if (status === 'failed') {
       if ((STATUS_RANK[current] ?? 0) >= 2) return { status: 'ignored' };
       record.deliveryStatus = 'failed';
@@ -329,10 +329,6 @@ export class MemoryStore implements ChallengeStore {
 
 function repeatedOf(record: StoredChallenge): VerifiedOutcome {
   return { status: 'ok', record: verifiedPart(record), receipt: { ...record.receipt! }, repeated: true };
-}
-
-function withoutReceipt({ receipt: _receipt, ...record }: StoredChallenge): ChallengeRecord {
-  return record;
 }
 
 /** The space-separated live digests without `digest` (the Lua scripts' drop_digest). */
