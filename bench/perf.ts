@@ -28,7 +28,7 @@ import { build } from 'tsup';
 import packageBuild from '../tsup.config.js';
 import { Redis } from 'ioredis';
 import { resolveTokenConfig, signToken, newTokenId } from '../src/core/tokens.js';
-import { randomId } from '../src/core/codes.js';
+import { randomId } from '../src/lib/random.js';
 import type { StepUpClaims } from '../src/core/types.js';
 import { onPath, startRedis, type RedisHandle } from '../test/support/redis-server.js';
 import {

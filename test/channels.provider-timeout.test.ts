@@ -10,7 +10,7 @@ import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelError } from '../src/channels/channel.js';
 import { callProvider } from '../src/channels/provider-http.js';
-import { withTimeout } from '../src/core/timeout.js';
+import { withTimeout } from '../src/lib/timeout.js';
 
 v8.setFlagsFromString('--expose_gc');
 const collectGarbage = vm.runInNewContext('gc') as () => void;

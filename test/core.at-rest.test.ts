@@ -2,7 +2,8 @@
 // token or a secret: Redis holds only keyed digests and sealed numbers, events only masks.
 // Peppers carry ids and rotate without breaking live challenges.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { derivePepperKeys, openSealed, randomId, sealText } from '../src/core/codes.js';
+import { derivePepperKeys, openSealed, sealText } from '../src/core/codes.js';
+import { randomId } from '../src/lib/random.js';
 import { isStepUpError, OutboxChannel, type Channel, type StepUpError } from '../src/index.js';
 import {
   hasDigitRun, issueToken, latestCode, makeStepUp, NO_LIMITS, PAYMENT, PEPPER, PHONE, PHONE_NATIONAL, redisFixture, rejection, SECRET, startChallenge, SUBJECT,

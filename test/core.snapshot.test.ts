@@ -16,7 +16,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const ENTRY = `
 import { startupSnapshot } from 'node:v8';
-import { derivePepperKeys, generateCode, randomId, sealText } from ${JSON.stringify(resolve('src/core/codes.ts'))};
+import { derivePepperKeys, generateCode, sealText } from ${JSON.stringify(resolve('src/core/codes.ts'))};
+import { randomId } from ${JSON.stringify(resolve('src/lib/random.ts'))};
 
 // Drawn while the snapshot is built: the pool is full of bytes from here on.
 const drawnBefore = [randomId(), generateCode(6), generateCode(10)];

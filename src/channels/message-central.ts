@@ -1,9 +1,9 @@
 import { parsePhoneNumber } from 'libphonenumber-js/max';
-import { describe, parseDuration } from '../core/duration.js';
-import type { Duration } from '../core/types.js';
+import { parseDuration, type Duration } from '../lib/duration.js';
+import { describe, integerIn, rejectUnknown, requireText } from '../lib/validate.js';
 import { ChannelError, type HostedChannel, type HostedVerdict, type OutgoingMessage, type SendReceipt, type Transport } from './channel.js';
 import { TokenCache } from './message-central-token.js';
-import { callProvider, checkBaseUrl, checkChannelName, requireString, retryAfterSeconds, type ProviderResponse } from './provider-http.js';
+import { callProvider, checkBaseUrl, checkChannelName, retryAfterSeconds, type ProviderResponse } from './provider-http.js';
 
 // Message Central Verify Now: DESIGN §8.1 is the contract (there is no machine-readable
 // spec). Details from their API pages (messagecentral.com/product/verify-now/api, v3):
@@ -190,10 +190,9 @@ export function messageCentralChannel(options: MessageCentralChannelOptions): Ho
 
 function parseOptions(options: MessageCentralChannelOptions) {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new TypeError('`messageCentralChannel` needs an options object.');
-  const unknown = Object.keys(options).find((key) => !KNOWN.includes(key));
-  if (unknown) throw new TypeError(`\`messageCentralChannel\` has no option \`${unknown}\`. Known: ${KNOWN.join(', ')}.`);
+  rejectUnknown(options, KNOWN, '`messageCentralChannel`');
 
-  const customerId = requireString(options.customerId, 'customerId', "give your Message Central customer id, such as 'C-0123456789ABCDE'");
+  const customerId = requireText(options.customerId, 'customerId', "give your Message Central customer id, such as 'C-0123456789ABCDE'");
   if (!/^[\x21-\x7e]{1,128}$/.test(customerId)) throw new TypeError('`customerId` must be the customer id as the console shows it, without spaces.');
   if (typeof options.flowType !== 'string' || !Object.hasOwn(TRANSPORTS, options.flowType)) {
     throw new TypeError(`\`flowType\` must be 'WHATSAPP', 'SMS' or 'RCS' (received ${describe(options.flowType)}).`);
@@ -204,24 +203,18 @@ function parseOptions(options: MessageCentralChannelOptions) {
   }
   let authToken: string | undefined;
   if (options.authToken !== undefined) {
-    authToken = requireString(options.authToken, 'authToken', 'give the token from the Message Central console, or `password` instead');
+    authToken = requireText(options.authToken, 'authToken', 'give the token from the Message Central console, or `password` instead');
     if (!/^[\x21-\x7e]+$/.test(authToken)) throw new TypeError('`authToken` must be the token exactly as issued, without spaces or line breaks.');
     if (options.tokenTtl !== undefined || options.country !== undefined) {
       throw new TypeError('`tokenTtl` and `country` apply only to fetched tokens: give `password` instead of `authToken`, or omit them.');
     }
   }
-  const password = options.password === undefined ? undefined : requireString(options.password, 'password', 'give the Message Central account password');
+  const password = options.password === undefined ? undefined : requireText(options.password, 'password', 'give the Message Central account password');
   if (options.country !== undefined && (typeof options.country !== 'string' || !/^\d{1,4}$/.test(options.country))) {
     throw new TypeError(`\`country\` must be a calling code in digits, such as '91' (received ${describe(options.country)}). Omit it to leave it out of token requests.`);
   }
-  const otpLength = options.otpLength ?? 6;
-  if (typeof otpLength !== 'number' || !Number.isInteger(otpLength) || otpLength < 4 || otpLength > 8) {
-    throw new TypeError(`\`otpLength\` must be an integer from 4 to 8, Message Central's bounds (received ${describe(otpLength)}). Omit it to use 6.`);
-  }
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000) {
-    throw new TypeError(`\`timeoutMs\` must be an integer from 100 to 60000 (received ${describe(timeoutMs)}). Omit it to use 10000.`);
-  }
+  const otpLength = integerIn(options.otpLength, 4, 8, 6, 'otpLength', "an integer from 4 to 8, Message Central's bounds");
+  const timeoutMs = integerIn(options.timeoutMs, 100, 60_000, 10_000, 'timeoutMs');
   if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError('`clock` must be a function returning epoch milliseconds. Omit it to use Date.now.');
   return Object.freeze({
     customerId,

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TRANSPORTS, type Channel, type OutgoingMessage, type SendReceipt, type Transport } from './channel.js';
-import { randomId } from '../core/codes.js';
+import { randomId } from '../lib/random.js';
+import { integerIn } from '../lib/validate.js';
 import { renderOutboxPage } from './outbox-page.js';
 
 /** A message the outbox "sent". It holds the code: this channel exists for development and tests only. */
@@ -43,7 +44,7 @@ export class OutboxChannel implements Channel {
   constructor(options: OutboxChannelOptions = {}) {
     const { name = 'outbox', transport = 'whatsapp', limit = 200 } = options;
     if (!TRANSPORTS.includes(transport)) throw new TypeError(`\`transport\` must be one of ${TRANSPORTS.join(', ')}.`);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new TypeError('`limit` must be an integer from 1 to 10000. Omit it to keep 200.');
+    integerIn(limit, 1, 10_000, 200, 'limit');
     this.name = name;
     this.transport = transport;
     this.#limit = limit;

@@ -1,3 +1,4 @@
+import { withTimeout } from '../lib/timeout.js';
 import { ChannelError } from './channel.js';
 
 /** One call to a provider's HTTP API. */
@@ -26,48 +27,39 @@ export interface ProviderResponse {
  * the recipient. HTTP error statuses are returned, not thrown: each provider reads its
  * own error bodies.
  */
-export async function callProvider(request: ProviderRequest): Promise<ProviderResponse> {
-  // Our own timer, not AbortSignal.any([signal, AbortSignal.timeout(ms)]): on Node 20 the
-  // timeout inside such a composite can be garbage-collected before it fires
-  // (nodejs/node#57736), and a provider that hangs would then hang the send or the check.
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new Error('provider timeout'));
-  }, request.timeoutMs ?? 10_000);
-  const follow = () => controller.abort(request.signal.reason);
-  if (request.signal.aborted) follow();
-  else request.signal.addEventListener('abort', follow, { once: true });
-  try {
-    let response: Response;
-    try {
-      response = await fetch(request.url, {
-        method: request.method,
-        headers: request.headers ?? {},
-        ...(request.body === undefined ? {} : { body: request.body }),
-        signal: controller.signal,
-        redirect: 'error',
-      });
-    } catch {
-      throw new ChannelError(timedOut || controller.signal.aborted ? 'The provider did not answer in time.' : 'The provider could not be reached.', {
-        kind: 'fallback',
-        providerCode: timedOut || controller.signal.aborted ? 'timeout' : 'network',
-      });
-    }
-    // The body is read under the same timer: a provider that stalls mid-body is a timeout too.
-    const text = await response.text().catch(() => '');
-    let json: unknown;
-    try {
-      json = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: response.status, json, headers: response.headers };
-  } finally {
-    clearTimeout(timer);
-    request.signal.removeEventListener('abort', follow);
-  }
+export function callProvider(request: ProviderRequest): Promise<ProviderResponse> {
+  // The timer joins the caller's signal; the aborted fetch answers for itself (no race).
+  return withTimeout(
+    async (signal) => {
+      let response: Response;
+      try {
+        response = await fetch(request.url, {
+          method: request.method,
+          headers: request.headers ?? {},
+          ...(request.body === undefined ? {} : { body: request.body }),
+          signal,
+          redirect: 'error',
+        });
+      } catch {
+        throw new ChannelError(signal.aborted ? 'The provider did not answer in time.' : 'The provider could not be reached.', {
+          kind: 'fallback',
+          providerCode: signal.aborted ? 'timeout' : 'network',
+        });
+      }
+      // The body is read under the same timer: a provider that stalls mid-body is a timeout too.
+      const text = await response.text().catch(() => '');
+      let json: unknown;
+      try {
+        json = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: response.status, json, headers: response.headers };
+    },
+    request.timeoutMs ?? 10_000,
+    undefined,
+    { reason: new Error('provider timeout'), signal: request.signal },
+  );
 }
 
 /**
@@ -96,12 +88,6 @@ export function checkBaseUrl(value: unknown, fallback: string, option: string): 
     throw new TypeError(`\`${option}\` must be an http(s) URL without query, fragment or credentials, such as '${fallback}'.`);
   }
   return url.toString().replace(/\/+$/, '');
-}
-
-/** Validates a required, non-empty string option without echoing its value (it may be a secret). */
-export function requireString(value: unknown, option: string, hint: string): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new TypeError(`\`${option}\` is required: ${hint}.`);
-  return value;
 }
 
 /** Validates a channel `name` option. */

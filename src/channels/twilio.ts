@@ -1,5 +1,6 @@
 import { ChannelError, type Channel, type OutgoingMessage, type SendReceipt } from './channel.js';
-import { callProvider, checkBaseUrl, checkChannelName, requireString, retryAfterSeconds } from './provider-http.js';
+import { integerIn, requireText } from '../lib/validate.js';
+import { callProvider, checkBaseUrl, checkChannelName, retryAfterSeconds } from './provider-http.js';
 import { twilioError } from './twilio-errors.js';
 
 export interface TwilioChannelOptions {
@@ -59,10 +60,7 @@ export function twilioChannel(options: TwilioChannelOptions): Channel {
   const template = checkTemplate(options, kind);
   const statusCallback = checkStatusCallback(options.statusCallback);
   const baseUrl = checkBaseUrl(options.baseUrl, 'https://api.twilio.com', 'baseUrl');
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000) {
-    throw new TypeError('`timeoutMs` must be an integer from 100 to 60000. Omit it to use 10000.');
-  }
+  const timeoutMs = integerIn(options.timeoutMs, 100, 60_000, 10_000, 'timeoutMs');
   const url = `${baseUrl}/2010-04-01/Accounts/${accountSid}/Messages.json`;
 
   async function send(message: OutgoingMessage, signal: AbortSignal): Promise<SendReceipt> {
@@ -124,7 +122,7 @@ function checkAuth(options: TwilioChannelOptions, accountSid: string): string {
 }
 
 function checkSecret(value: unknown, option: string, hint: string): string {
-  const secret = requireString(value, option, hint);
+  const secret = requireText(value, option, hint);
   // The value is never echoed: a secret pasted with a stray space would land in logs.
   if (!/^[\x21-\x7e]+$/.test(secret)) throw new TypeError(`\`${option}\` has spaces or characters that no Twilio secret has: copy ${hint} again.`);
   return secret;

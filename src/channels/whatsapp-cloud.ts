@@ -1,5 +1,6 @@
 import { ChannelError, type Channel, type OutgoingMessage, type SendReceipt } from './channel.js';
-import { callProvider, checkBaseUrl, checkChannelName, requireString, type ProviderResponse } from './provider-http.js';
+import { integerIn, rejectUnknown, requireText } from '../lib/validate.js';
+import { callProvider, checkBaseUrl, checkChannelName, type ProviderResponse } from './provider-http.js';
 import { describeMetaError } from './whatsapp-errors.js';
 import { META_LANGUAGE, TEMPLATE_NAME } from './whatsapp-template.js';
 import { WAMID } from './whatsapp-webhook.js';
@@ -55,15 +56,14 @@ export function whatsappCloudChannel(options: WhatsAppCloudChannelOptions): Chan
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError('whatsappCloudChannel needs an options object: { phoneNumberId, accessToken, template: { name, language } }.');
   }
-  const unknown = Object.keys(options).find((key) => !KNOWN.includes(key));
-  if (unknown) throw new TypeError(`whatsappCloudChannel has no option \`${unknown}\`. Known: ${KNOWN.join(', ')}.`);
+  rejectUnknown(options, KNOWN, 'whatsappCloudChannel');
 
   const name = checkChannelName(options.name, 'whatsapp');
-  const phoneNumberId = requireString(options.phoneNumberId, 'phoneNumberId', "the business phone number's id from WhatsApp Manager → API Setup");
+  const phoneNumberId = requireText(options.phoneNumberId, 'phoneNumberId', "the business phone number's id from WhatsApp Manager → API Setup");
   if (!/^[0-9]{1,32}$/.test(phoneNumberId)) {
     throw new TypeError('`phoneNumberId` must be the numeric id that WhatsApp Manager → API Setup shows, not the phone number itself.');
   }
-  const accessToken = requireString(options.accessToken, 'accessToken', 'a System User access token with the whatsapp_business_messaging permission');
+  const accessToken = requireText(options.accessToken, 'accessToken', 'a System User access token with the whatsapp_business_messaging permission');
   if (!/^[\x21-\x7e]+$/.test(accessToken)) {
     throw new TypeError('`accessToken` must be the token alone: printable characters, no spaces, no "Bearer " prefix, no line breaks.');
   }
@@ -72,10 +72,7 @@ export function whatsappCloudChannel(options: WhatsAppCloudChannelOptions): Chan
     throw new TypeError("`apiVersion` must be a Graph API version such as 'v23.0'. Omit it to use 'v23.0'.");
   }
   const baseUrl = checkBaseUrl(options.baseUrl, DEFAULT_BASE_URL, 'baseUrl');
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000) {
-    throw new TypeError('`timeoutMs` must be an integer from 100 to 60000. Omit it to use 10000.');
-  }
+  const timeoutMs = integerIn(options.timeoutMs, 100, 60_000, 10_000, 'timeoutMs');
   const template = checkTemplate(options.template);
   const url = `${baseUrl}/${apiVersion}/${phoneNumberId}/messages`;
 
@@ -172,9 +169,8 @@ function checkTemplate(template: unknown): ResolvedTemplate {
   if (typeof template !== 'object' || template === null || Array.isArray(template)) {
     throw new TypeError("`template` is required: { name: 'login_code', language: 'en_US' }, naming an approved AUTHENTICATION template.");
   }
-  const { name, language, ...rest } = template as Record<string, unknown>;
-  const extra = Object.keys(rest)[0];
-  if (extra) throw new TypeError(`\`template\` has no option \`${extra}\`. Known: name, language.`);
+  rejectUnknown(template, ['name', 'language'], '`template`');
+  const { name, language } = template as Record<string, unknown>;
   if (typeof name !== 'string' || !TEMPLATE_NAME.test(name)) {
     throw new TypeError("`template.name` must be the template's name as WhatsApp Manager shows it: lower-case letters, digits and '_', such as 'login_code'.");
   }

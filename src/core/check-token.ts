@@ -1,5 +1,6 @@
 import { hashBinding, safeEqual } from './codes.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../lib/duration.js';
+import { rejectUnknown } from '../lib/validate.js';
 import { stepUpError, type StepUpError } from './errors.js';
 import type { StepUpConfig } from './options.js';
 import { TokenRejection, verifySignedToken } from './tokens.js';
@@ -9,9 +10,7 @@ import type { CheckTokenInput, StepUpClaims, TokenFacts, TokenPolicy } from './t
 const POLICY_INPUT = ['purpose', 'maxAge', 'oneTime', 'acrValues', 'denyAmr'];
 const FACT_INPUT = ['subject', 'transaction', 'binding', 'ip'];
 const KNOWN_INPUT = [...POLICY_INPUT, ...FACT_INPUT];
-const POLICY = new Set(POLICY_INPUT);
 const FACTS = new Set(FACT_INPUT);
-const KNOWN = new Set(KNOWN_INPUT);
 
 /** The check of one policy, taking a token and its request's facts. */
 export type TokenCheck = (token: unknown, facts?: TokenFacts) => Promise<StepUpClaims>;
@@ -19,7 +18,7 @@ export type TokenCheck = (token: unknown, facts?: TokenFacts) => Promise<StepUpC
 /** `checkToken` of DESIGN §5: the policy and the facts in one input, validated on every call. */
 export function checkToken(config: StepUpConfig, token: unknown, input: CheckTokenInput): Promise<StepUpClaims> {
   try {
-    return prepare(config, input, 'checkToken', KNOWN_INPUT, KNOWN)(token, input);
+    return prepare(config, input, 'checkToken', KNOWN_INPUT)(token, input);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -31,7 +30,7 @@ export function checkToken(config: StepUpConfig, token: unknown, input: CheckTok
  * last so that a token refused for another reason is not burnt.
  */
 export function tokenCheck(config: StepUpConfig, policy: TokenPolicy): TokenCheck {
-  const decide = prepare(config, policy, 'tokenCheck', POLICY_INPUT, POLICY);
+  const decide = prepare(config, policy, 'tokenCheck', POLICY_INPUT);
   return (token, facts) => {
     // A misspelt fact would leave its check out silently (a `subjet` never compared): refused.
     if (facts !== undefined) {
@@ -44,10 +43,9 @@ export function tokenCheck(config: StepUpConfig, policy: TokenPolicy): TokenChec
   };
 }
 
-function prepare(config: StepUpConfig, input: TokenPolicy, caller: string, knownNames: string[], known: ReadonlySet<string>): TokenCheck {
+function prepare(config: StepUpConfig, input: TokenPolicy, caller: string, knownNames: string[]): TokenCheck {
   if (!input || typeof input !== 'object') throw new TypeError(`${caller} needs { purpose } at least.`);
-  const unknown = Object.keys(input).find((key) => !known.has(key));
-  if (unknown !== undefined) throw new TypeError(`${caller} has no option \`${unknown}\`. Known: ${knownNames.join(', ')}.`);
+  rejectUnknown(input, knownNames, caller);
   const policy = config.purposes.get(input.purpose);
   if (!policy) throw new TypeError(`Unknown purpose ${JSON.stringify(input.purpose)}; configure it in createStepUp({ purposes }).`);
   const maxAge = input.maxAge === undefined ? undefined : parseDuration(input.maxAge, 'maxAge');

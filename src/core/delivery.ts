@@ -4,7 +4,7 @@ import { numberName } from './limits.js';
 import { openSealed, sealText, type PepperKeys } from './codes.js';
 import { renderMessage, type PaymentSummary } from './messages.js';
 import { transportAllows } from './phone.js';
-import { withTimeout } from './timeout.js';
+import { withTimeout } from '../lib/timeout.js';
 import type { Transaction } from './types.js';
 import type { StepUpConfig } from './options.js';
 import type { ChallengeRecord } from '../stores/store.js';

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { describe, parseDuration } from './duration.js';
+import { parseDuration } from '../lib/duration.js';
+import { describe, rejectUnknown, requireInteger } from '../lib/validate.js';
 import { stepUpError } from './errors.js';
 import { callingCodeOfMasked } from './phone.js';
 import type { StepUpConfig } from './options.js';
@@ -160,8 +161,7 @@ function resolveBudget(
   given: Record<string, unknown>, defaults: Partial<Record<LimitName, { max: number; window: Duration } | false>>, where: string, others: string[],
 ): BudgetLimits {
   const names = Object.keys(defaults) as LimitName[];
-  const unknown = Object.keys(given).find((key) => !names.includes(key as LimitName) && !others.includes(key));
-  if (unknown) throw new TypeError(`\`${where}\` has no option \`${unknown}\`. Known: ${[...names, ...others].join(', ')}.`);
+  rejectUnknown(given, [...names, ...others], `\`${where}\``);
   const resolved: Partial<Record<LimitName, ResolvedLimit>> = {};
   for (const name of names) {
     const rule = given[name] ?? defaults[name];
@@ -171,12 +171,9 @@ function resolveBudget(
       const example = defaults[name] || EXAMPLE;
       throw new TypeError(`\`${option}\` must be { max, window } such as { max: ${example.max}, window: '${example.window}' }, or false to turn it off.`);
     }
-    const { max, window, ...rest } = rule as Partial<LimitRule>;
-    const extra = Object.keys(rest)[0];
-    if (extra !== undefined) throw new TypeError(`\`${option}\` has no option \`${extra}\`. Known: max, window.`);
-    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 100_000) {
-      throw new TypeError(`\`${option}.max\` must be a whole number from 1 to 100000 (received ${describe(max)}).`);
-    }
+    rejectUnknown(rule, ['max', 'window'], `\`${option}\``);
+    const { window } = rule as Partial<LimitRule>;
+    const max = requireInteger((rule as Partial<LimitRule>).max, 1, 100_000, `${option}.max`, 'a whole number from 1 to 100000');
     const windowSec = parseDuration(window, `${option}.window`);
     if (windowSec < 1 || windowSec > 31 * 86400) throw new TypeError(`\`${option}.window\` must be from 1 second to 31 days (received ${windowSec} s).`);
     resolved[name] = Object.freeze({ name: where === 'limits' ? name : `anonymous.${name}`, max, windowMs: Math.round(windowSec * 1000) });
@@ -191,12 +188,9 @@ function resolveConversion(value: unknown): ResolvedConversion | undefined {
   if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
     throw new TypeError(`\`${option}\` must be { minSends, minRate, window } such as { minSends: 100, minRate: 0.1, window: '1h' }, or false to turn it off.`);
   }
-  const extra = Object.keys(rule).find((key) => !['minSends', 'minRate', 'window'].includes(key));
-  if (extra !== undefined) throw new TypeError(`\`${option}\` has no option \`${extra}\`. Known: minSends, minRate, window.`);
-  const { minSends, minRate, window } = rule;
-  if (typeof minSends !== 'number' || !Number.isInteger(minSends) || minSends < 1 || minSends > 1_000_000) {
-    throw new TypeError(`\`${option}.minSends\` must be a whole number from 1 to 1000000 (received ${describe(minSends)}).`);
-  }
+  rejectUnknown(rule, ['minSends', 'minRate', 'window'], `\`${option}\``);
+  const { minRate, window } = rule;
+  const minSends = requireInteger(rule.minSends, 1, 1_000_000, `${option}.minSends`, 'a whole number from 1 to 1000000');
   if (typeof minRate !== 'number' || !(minRate > 0 && minRate <= 1)) {
     throw new TypeError(`\`${option}.minRate\` must be a share of verified sends above 0 and at most 1, such as 0.1 (received ${describe(minRate)}).`);
   }

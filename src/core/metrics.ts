@@ -1,4 +1,5 @@
 import type { StepUpEvent } from './events.js';
+import { unknownKey } from '../lib/validate.js';
 
 /*
  * Prometheus metrics, derived from the event stream and from nothing else: what a
@@ -93,7 +94,7 @@ export function resolveMetrics(value: unknown): MetricsSink | undefined {
   if (typeof (value as Partial<PromRegistry>).getSingleMetric === 'function') {
     throw new TypeError(`\`metrics\` takes { client, registry }, not the registry itself. ${usage}`);
   }
-  const unknown = Object.keys(value).find((key) => key !== 'client' && key !== 'registry');
+  const unknown = unknownKey(value, ['client', 'registry']);
   if (unknown) throw new TypeError(`\`metrics\` has no option \`${unknown}\`. ${usage}`);
   const { client, registry: given } = value as Partial<MetricsOptions>;
   if (!client || (typeof client !== 'object' && typeof client !== 'function') || typeof client.Counter !== 'function' || typeof client.Histogram !== 'function') {

@@ -1,5 +1,6 @@
 import { derivePepperKeys, type PepperKeys } from './codes.js';
-import { describe, durationOr, parseDuration } from './duration.js';
+import { durationOr, parseDuration } from '../lib/duration.js';
+import { booleanOr, describe, integerIn, rejectUnknown as rejectUnknownKeys, requireObject } from '../lib/validate.js';
 import { createEventSink, type EventSink } from './events.js';
 import { operatorLogger, resolveLogger, type StepUpLogger } from './logger.js';
 import { resolveMetrics } from './metrics.js';
@@ -318,21 +319,6 @@ function resolveDenyTypes(value: unknown): ReadonlySet<string> {
 }
 
 function rejectUnknown(value: unknown, known: string[], where: string): void {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError(`\`${where}\` must be an object.`);
-  const unknown = Object.keys(value).find((key) => !known.includes(key));
-  if (unknown) throw new TypeError(`\`${where}\` has no option \`${unknown}\`. Known: ${known.join(', ')}.`);
-}
-
-function integerIn(value: unknown, min: number, max: number, fallback: number, option: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new TypeError(`\`${option}\` must be an integer from ${min} to ${max} (received ${describe(value)}). Omit it to use ${fallback}.`);
-  }
-  return value;
-}
-
-function booleanOr(value: unknown, fallback: boolean, option: string): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new TypeError(`\`${option}\` must be true or false (received ${describe(value)}).`);
-  return value;
+  requireObject(value, where);
+  rejectUnknownKeys(value, known, `\`${where}\``);
 }

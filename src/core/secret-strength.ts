@@ -1,4 +1,4 @@
-import { describe } from './duration.js';
+import { describe } from '../lib/validate.js';
 
 /**
  * The one check every secret option passes, at construction: peppers, the token secret and

@@ -9,7 +9,7 @@ import { normalizePhone, regionOf } from './phone.js';
 import { newTokenId, signToken } from './tokens.js';
 import { hashTransaction, normalizeTransaction, transactionMatches } from './transaction.js';
 import { budgetOf, countConversion, countSend, failureLimit, lockedOut, numberName, refuseIfLockedOut, sendLimits, subjectHash, type Budget } from './limits.js';
-import { withTimeout } from './timeout.js';
+import { withTimeout } from '../lib/timeout.js';
 import { slotTagOf, type ChallengeOwner, type ChallengeRecord, type ClosedChallenge, type FailedChallenge, type FailureLimit, type VerifyOutcome, type VerifyReceipt } from '../stores/store.js';
 import type {
   BeforeSendContext, ChallengeView, CheckTokenInput, ResendInput, StartInput, StepUpClaims, StepUpOptions, TokenPolicy, VerifyInput, VerifyResult,

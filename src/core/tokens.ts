@@ -1,7 +1,8 @@
 import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { randomId } from './codes.js';
-import { describe, parseDuration } from './duration.js';
+import { randomId } from '../lib/random.js';
+import { parseDuration } from '../lib/duration.js';
+import { describe } from '../lib/validate.js';
 import type { StepUpRejectionReason, TokenErrorClass } from './errors.js';
 import { readSecret, type SeenSecrets } from './secret-strength.js';
 import type { AsymmetricAlgorithm, StepUpClaims, TokenAlgorithm, TokenOptions, VerificationKey } from './types.js';

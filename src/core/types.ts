@@ -6,8 +6,9 @@ import type { StepUpLogger } from './logger.js';
 import type { MetricsOptions } from './metrics.js';
 import type { LimitsOptions } from './limits.js';
 
-/** Seconds as a number, or a string such as `'30s'`, `'5m'`, `'1h'`. */
-export type Duration = number | `${number}${'s' | 'm' | 'h' | 'd'}`;
+import type { Duration } from '../lib/duration.js';
+
+export type { Duration };
 
 /**
  * A secret given as text (taken as its UTF-8 bytes, never decoded from base64 or hex) or

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { stepUpError } from '../core/errors.js';
+import { rejectUnknown } from '../lib/validate.js';
 import type { StepUp } from '../core/stepup.js';
 import type { Transaction } from '../core/types.js';
 import { parseBodyLimit, readJsonBody, requireJsonContentType } from './body.js';
@@ -77,8 +78,7 @@ export function createChallengeRouter<Req>(stepup: StepUp, options: ChallengeRou
   if (!options || typeof options.resolveSubject !== 'function') {
     throw new TypeError('stepUpRouter needs `resolveSubject: (req) => ({ id, phone })`: codes go to the number on file, never to one from the request.');
   }
-  const unknown = Object.keys(options).find((key) => !ROUTER_OPTIONS.includes(key));
-  if (unknown) throw new TypeError(`stepUpRouter has no option \`${unknown}\`. Known: ${ROUTER_OPTIONS.join(', ')}.`);
+  rejectUnknown(options, ROUTER_OPTIONS, 'stepUpRouter');
   for (const name of ['binding', 'transaction', 'onError'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`\`${name}\` must be a function.`);
   }

@@ -1,4 +1,5 @@
-import { parseDuration } from '../core/duration.js';
+import { parseDuration } from '../lib/duration.js';
+import { rejectUnknown } from '../lib/validate.js';
 import { isStepUpError, stepUpError, type StepUpError, type StepUpRejectionReason } from '../core/errors.js';
 import type { StepUp } from '../core/stepup.js';
 import type { Duration, StepUpClaims, TokenFacts, TokenPolicy, Transaction } from '../core/types.js';
@@ -74,8 +75,7 @@ const DESCRIPTIONS: Record<StepUpRejectionReason, string> = {
 export function createGuard<Req>(stepup: StepUp, options: GuardOptions<Req>) {
   if (!stepup || typeof stepup.tokenCheck !== 'function') throw new TypeError('requireStepUp needs the service from createStepUp(...) as its first argument.');
   if (!options || typeof options !== 'object') throw new TypeError("requireStepUp needs options: { purpose: 'payment', subject: (req) => req.user.id }.");
-  const unknown = Object.keys(options).find((key) => !GUARD_OPTIONS.includes(key));
-  if (unknown) throw new TypeError(`requireStepUp has no option \`${unknown}\`. Known: ${GUARD_OPTIONS.join(', ')}.`);
+  rejectUnknown(options, GUARD_OPTIONS, 'requireStepUp');
   const policy = stepup.purpose(options.purpose);
   if (!policy) throw new TypeError(`requireStepUp: unknown purpose ${JSON.stringify(options.purpose)}; configure it in createStepUp({ purposes }).`);
   if (options.subject !== 'from-token' && typeof options.subject !== 'function') {

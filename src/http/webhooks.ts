@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { safeEqual } from '../core/codes.js';
 import { isStepUpError } from '../core/errors.js';
+import { rejectUnknown } from '../lib/validate.js';
 import type { StepUp } from '../core/stepup.js';
 import { parseTwilioStatusCallback, verifyTwilioSignature } from '../channels/twilio-signature.js';
 import { parseWhatsAppStatusWebhook, verifyMetaSignature } from '../channels/whatsapp-webhook.js';
@@ -35,8 +36,7 @@ const NOT_ON_WHATSAPP = new Set([131026, 63003]);
 export function createWebhookHandler(stepup: StepUp, options: WebhookOptions | undefined) {
   if (options === undefined) return async () => undefined;
   if (typeof options !== 'object' || options === null) throw new TypeError('`webhooks` must be an object such as { whatsapp: { verifyToken, appSecret } }.');
-  const unknown = Object.keys(options).find((key) => key !== 'whatsapp' && key !== 'twilio');
-  if (unknown) throw new TypeError(`\`webhooks\` has no option \`${unknown}\`. Known: whatsapp, twilio.`);
+  rejectUnknown(options, ['whatsapp', 'twilio'], '`webhooks`');
   const { whatsapp, twilio } = options;
   if (whatsapp) {
     secret(whatsapp.verifyToken, 'webhooks.whatsapp.verifyToken', 'the token you type into the Callback URL form of the Meta dashboard', 8);

@@ -1,7 +1,7 @@
-import type { Cluster, Redis } from 'ioredis';
 import type { Transport } from '../channels/channel.js';
 import { stepUpError } from '../core/errors.js';
-import { describe } from '../core/duration.js';
+import { describe, integerIn, rejectUnknown } from '../lib/validate.js';
+import { withTimeout } from '../lib/timeout.js';
 import {
   ADMIT_SCRIPT, APPLY_STATUS_SCRIPT, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, COUNT_HIT_SCRIPT, CREATE_SCRIPT, DISCARD_CODE_SCRIPT, FINISH_HOSTED_SCRIPT, KEEP_FAILURES_SCRIPT,
   OMITTED_DEFAULTS, READ_FAILURES_SCRIPT, READ_HIT_SCRIPT, RECORD_DELIVERY_SCRIPT, RECORD_SENT_SCRIPT, RESEND_SCRIPT, SCHEDULE_DUE_SCRIPT, VERIFY_SCRIPT,
@@ -30,12 +30,30 @@ import type {
   VerifyReceipt,
 } from './store.js';
 
+/**
+ * What the store needs of an ioredis client or Cluster (`Redis` or `Cluster` of ioredis 5 or
+ * 6): described by its shape, so that a client of either major version is accepted.
+ */
+export interface RedisClient {
+  readonly isCluster?: boolean;
+  readonly options?: object;
+  defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, millisecondsToken: 'PX', milliseconds: number): Promise<unknown>;
+  set(key: string, value: string, millisecondsToken: 'PX', milliseconds: number, nx: 'NX'): Promise<unknown>;
+  zrem(key: string, member: string): Promise<unknown>;
+  del(key: string): Promise<unknown>;
+}
+
+/** A standalone or Sentinel client as `waitForReplicas` uses it: WAIT on the connection that wrote. */
+type WaitingClient = RedisClient & { readonly stream?: unknown; wait(replicas: number, timeoutMs: number): Promise<number> };
+
 export interface RedisStoreOptions {
   /**
-   * An ioredis client or Cluster. Give it bounded waits so that an outage fails fast:
+   * An ioredis client or Cluster (ioredis 5 or 6). Give it bounded waits so that an outage fails fast:
    * `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false }`.
    */
-  client: Redis | Cluster;
+  client: RedisClient;
   /** Prefix of every key. Default `'stepup:'`. It may not hold `{` or `}` (they would change the Cluster slot). */
   prefix?: string;
   /** Longest wait for one store operation before it fails as `store_unavailable`, in ms. Default 1000. */
@@ -130,7 +148,7 @@ const BOOLEAN_FIELDS = new Set<keyof ChallengeRecord>(['locked', 'testNumber']);
  * failure surfaces as `store_unavailable`.
  */
 export class RedisStore implements ChallengeStore {
-  readonly #client: Redis | Cluster;
+  readonly #client: RedisClient;
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #wait: { replicas: number; timeoutMs: number } | undefined;
@@ -141,17 +159,14 @@ export class RedisStore implements ChallengeStore {
       throw new TypeError('RedisStore needs options: new RedisStore({ client: new Redis(url) }).');
     }
     const { client, prefix = 'stepup:', timeoutMs = 1000, waitForReplicas, ...unknown } = options;
-    const extra = Object.keys(unknown);
-    if (extra.length > 0) throw new TypeError(`RedisStore does not know the option \`${extra[0]}\`. Known: client, prefix, timeoutMs, waitForReplicas.`);
+    rejectUnknown(unknown, ['client', 'prefix', 'timeoutMs', 'waitForReplicas'], 'RedisStore');
     if (!client || typeof (client as { defineCommand?: unknown }).defineCommand !== 'function') {
       throw new TypeError('`client` must be an ioredis client or Cluster: new RedisStore({ client: new Redis(url) }).');
     }
     if (typeof prefix !== 'string' || /[{}]/.test(prefix) || prefix.length > 64) {
       throw new TypeError(`\`prefix\` must be a string of at most 64 characters without '{' or '}' (received ${describe(prefix)}); braces would change the Cluster hash tag.`);
     }
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 50 || timeoutMs > 30_000) {
-      throw new TypeError(`\`timeoutMs\` must be an integer from 50 to 30000 (received ${describe(timeoutMs)}). Omit it to use 1000.`);
-    }
+    integerIn(timeoutMs, 50, 30_000, 1000, 'timeoutMs');
     const scaleReads = (client as { options?: { scaleReads?: unknown } }).options?.scaleReads;
     if (scaleReads !== undefined && scaleReads !== 'master') {
       throw new TypeError("The Cluster client must read from primaries: create it with `scaleReads: 'master'` (replicas can serve stale challenges).");
@@ -332,7 +347,7 @@ export class RedisStore implements ChallengeStore {
   async #replicated<T>(write: () => Promise<T>): Promise<T> {
     if (!this.#wait) return write();
     const { replicas, timeoutMs } = this.#wait;
-    const client = this.#client as Redis;
+    const client = this.#client as WaitingClient;
     const socket = client.stream;
     const reply = await write();
     const count = await this.#guard(client.wait(replicas, timeoutMs));
@@ -390,19 +405,18 @@ export class RedisStore implements ChallengeStore {
 
   /** Fail closed and fast: any error or a reply later than `timeoutMs` is `store_unavailable`. */
   async #guard<T>(operation: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('Redis did not answer in time')), this.#timeoutMs);
-    });
     try {
-      return await Promise.race([operation, timeout]);
+      return await withTimeout(
+        () => operation,
+        this.#timeoutMs,
+        () => {
+          throw new Error('Redis did not answer in time');
+        },
+      );
     } catch (error) {
       // The cause keeps ioredis's message only: its error objects can carry command arguments.
       const message = error instanceof Error ? error.message : 'Redis failed';
       throw stepUpError('store_unavailable', { retryAfter: 1 }, undefined, new Error(message));
-    } finally {
-      clearTimeout(timer);
-      operation.catch(() => {});
     }
   }
 }
@@ -413,14 +427,14 @@ export class RedisStore implements ChallengeStore {
  * with the verify script left out; Express the same either way). The other commands keep the
  * client's setting. A new array: ioredis's default one is shared by all its clients.
  */
-function skipAutoPipeline(client: Redis | Cluster, names: string[]): void {
+function skipAutoPipeline(client: RedisClient, names: string[]): void {
   const options = (client as { options?: { enableAutoPipelining?: unknown; autoPipeliningIgnoredCommands?: unknown } }).options;
   if (!options?.enableAutoPipelining) return;
   const ignored = Array.isArray(options.autoPipeliningIgnoredCommands) ? (options.autoPipeliningIgnoredCommands as string[]) : [];
   options.autoPipeliningIgnoredCommands = [...ignored, ...names.filter((name) => !ignored.includes(name))];
 }
 
-function waitOption(option: unknown, storeTimeoutMs: number, client: Redis | Cluster): { replicas: number; timeoutMs: number } | undefined {
+function waitOption(option: unknown, storeTimeoutMs: number, client: RedisClient): { replicas: number; timeoutMs: number } | undefined {
   if (option === undefined) return undefined;
   const { replicas, timeoutMs, ...rest } = (option && typeof option === 'object' ? option : {}) as Record<string, unknown>;
   const fix = `\`waitForReplicas\` must be { replicas: 1..16, timeoutMs: 1..${storeTimeoutMs - 1} } (under the store's timeoutMs), for example { replicas: 1, timeoutMs: 100 }; omit it to not wait for replicas`;
