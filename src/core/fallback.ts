@@ -2,7 +2,7 @@ import { factKeys } from './delivery.js';
 import { isStepUpError, stepUpError } from './errors.js';
 import { openSealed } from './codes.js';
 import type { StepUpConfig } from './options.js';
-import { sendAgain } from './stepup.js';
+import { sendAgain } from './resend.js';
 import { systemOwner, type DeliveryStatus } from '../stores/store.js';
 
 /** A provider's delivery report, as webhooks hand it over. */
