@@ -1,12 +1,15 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisUrl } from './support/redis.js';
 
 // Tests the package as users get it (tarball, dual ESM/CJS build, subpath
-// exports, optional framework peers), which importing src/ can never catch.
+// exports, optional framework peers), which importing src/ can never catch: installed,
+// without --legacy-peer-deps, beside each major of the peers it supports (Express 5 and 4,
+// Koa 3 and 2, ioredis 6 and 5), one consumer project per combination.
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const STEP_TIMEOUT_MS = 180_000;
@@ -26,13 +29,13 @@ interface ProbeResult {
   frameworksLoadedByRoot: string[];
 }
 
-function run(command: string, args: string[], cwd: string): string {
+function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}): string {
   const result = spawnSync(command, args, {
     cwd,
     encoding: 'utf8',
     timeout: STEP_TIMEOUT_MS,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CI: 'true' },
+    env: { ...process.env, CI: 'true', ...env },
   });
   if (result.error || result.status !== 0) {
     const why = result.error ? result.error.message : `exit status ${String(result.status)}`;
@@ -42,6 +45,30 @@ function run(command: string, args: string[], cwd: string): string {
     );
   }
   return result.stdout;
+}
+
+/** `run` without blocking the worker: the consumers install side by side. */
+function runAsync(command: string, args: string[], cwd: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' }, timeout: STEP_TIMEOUT_MS });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => {
+      if (status === 0) return resolvePromise(stdout);
+      reject(new Error(
+        `\`${command} ${args.join(' ')}\` in ${cwd} failed (exit status ${String(status)})\n` +
+          `--- stdout ---\n${stdout.slice(-4_000)}\n--- stderr ---\n${stderr.slice(-4_000)}`,
+      ));
+    });
+  });
+}
+
+/** The last line a probe printed, as JSON. */
+function lastJson(stdout: string): Record<string, unknown> {
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
 }
 
 // Shared by both probes: report export types and which frameworks the root
@@ -184,50 +211,138 @@ function probe(consumer: string, args: string[]): ProbeResult {
   return JSON.parse(line) as ProbeResult;
 }
 
-describe('packed tarball', () => {
-  let scratch = '';
+// A consumer's TypeScript app (strict, with our declarations checked: skipLibCheck off),
+// compiled (tsc emits despite errors elsewhere) with the repo's tsc against the consumer's own @types and run: both adapters
+// type-check against the framework major installed, `req.stepUp` and `ctx.state.stepUp`
+// are typed, and a RedisStore on the installed ioredis starts and verifies a challenge.
+const CONSUMER_APP = `
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import express from 'express';
+import Koa from 'koa';
+import { Redis } from 'ioredis';
+import { createStepUp, OutboxChannel, RedisStore, type StepUpClaims } from 'whatsapp-stepup';
+import { requireStepUp, stepUpRouter } from 'whatsapp-stepup/express';
+import { requireStepUp as koaRequireStepUp, stepUpRouter as koaStepUpRouter } from 'whatsapp-stepup/koa';
+
+const client = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false });
+const outbox = new OutboxChannel();
+const stepup = createStepUp({
+  store: new RedisStore({ client, prefix: 'pack:' + process.pid + ':' }),
+  channels: [outbox],
+  pepper: '6FZ5BTFiKD5QL2353uuvZbfaB8lHHXTi1QAu6v1J8v4=',
+  tokens: { issuer: 'https://a.example', audience: 'https://a.example', secret: 'sSWLfUtHl9BvadH5zJyF4FNgSIGoywwao5KhY+eFgYI=' },
+});
+
+const app = express();
+app.use('/stepup', stepUpRouter(stepup, { resolveSubject: (req) => ({ id: req.get('x-user') ?? 'u1', phone: '+34612345678' }) }));
+app.post('/payments', express.json(), requireStepUp(stepup, {
+  purpose: 'payment',
+  subject: (req) => req.get('x-user') ?? 'u1',
+  transaction: (req) => ({ id: String(req.body.id), amount: String(req.body.amount), currency: 'EUR', payee: 'ES9121000418450200051332' }),
+}), (req, res) => {
+  const claims: StepUpClaims | undefined = req.stepUp;
+  res.json({ sub: claims?.sub });
+});
+
+const koa = new Koa()
+  .use(koaStepUpRouter(stepup, { prefix: '/stepup', resolveSubject: (ctx) => ({ id: ctx.get('x-user') || 'u1', phone: '+34612345678' }) }))
+  .use(koaRequireStepUp(stepup, { purpose: 'login', subject: () => 'u1' }))
+  .use((ctx) => {
+    const claims: StepUpClaims = ctx.state.stepUp;
+    ctx.body = { sub: claims.sub };
+  });
+
+const view = await stepup.start({ subject: 'u1', phone: '+34612345678', purpose: 'login' });
+const code = outbox.messages().find((message) => message.challengeId === view.challengeId)!.code;
+const { claims } = await stepup.verify(view.challengeId, code, { subject: 'u1' });
+client.disconnect();
+const version = (name: string): string => {
+  const main = createRequire(import.meta.url).resolve(name);
+  const root = main.slice(0, main.lastIndexOf('/node_modules/' + name + '/') + '/node_modules/'.length + name.length);
+  return (JSON.parse(readFileSync(root + '/package.json', 'utf8')) as { version: string }).version;
+};
+console.log(JSON.stringify({
+  sub: claims.sub, cid: claims.cid === view.challengeId,
+  apps: typeof app === 'function' && typeof koa.callback === 'function',
+  ioredis: version('ioredis').split('.')[0], express: version('express').split('.')[0], koa: version('koa').split('.')[0],
+}));
+`;
+
+const CONSUMER_TSCONFIG = {
+  compilerOptions: {
+    target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false,
+    esModuleInterop: true, types: ['node'], outDir: 'out', rootDir: '.',
+  },
+  files: ['app.ts'],
+};
+
+const PEERS = ['passport@0.7.0', 'passport-custom@1.2.1', '@types/node@20.19.43'];
+/** Each combination of majors the peer ranges admit, installed in a consumer of its own. */
+const CONSUMERS = [
+  { name: 'Express 5, Koa 3, ioredis 6', majors: { express: '5', koa: '3', ioredis: '6' }, packages: ['express@5.3.0', 'koa@3.3.0', 'ioredis@6.0.0', '@types/express@5.0.6', '@types/koa@3.0.3'] },
+  { name: 'Express 4, Koa 2, ioredis 5', majors: { express: '4', koa: '2', ioredis: '5' }, packages: ['express@4.22.3', 'koa@2.16.4', 'ioredis@5.11.1', '@types/express@4.17.25', '@types/koa@2.15.2'] },
+] as const;
+
+interface Packed {
+  scratch: string;
+  tarball: string;
+  consumers: Record<string, string>;
+}
+
+let packing: Promise<Packed> | undefined;
+
+/** Builds and packs once, then installs every consumer side by side. */
+function pack(): Promise<Packed> {
+  packing ??= (async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'stepup-pack-'));
+    const packDir = join(scratch, 'pack');
+    mkdirSync(packDir);
+    await runAsync('npm', ['run', 'build'], REPO);
+    // Already built: skip the prepack hook so we do not build twice.
+    await runAsync('npm', ['pack', '--ignore-scripts', '--pack-destination', packDir], REPO);
+    const file = readdirSync(packDir).find((name) => name.endsWith('.tgz'));
+    if (!file) throw new Error(`npm pack produced no tarball in ${packDir}`);
+    const tarball = join(packDir, file);
+    const consumers: Record<string, string> = {};
+    await Promise.all(CONSUMERS.map(async ({ name, packages }, index) => {
+      const consumer = join(scratch, `consumer-${index}`);
+      mkdirSync(consumer);
+      consumers[name] = consumer;
+      writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: `stepup-pack-consumer-${index}`, version: '0.0.0', private: true, type: 'module' }, null, 2));
+      writeFileSync(join(consumer, 'tsconfig.json'), JSON.stringify(CONSUMER_TSCONFIG, null, 2));
+      writeFileSync(join(consumer, 'app.ts'), CONSUMER_APP);
+      await runAsync('npm', ['install', tarball, ...packages, ...PEERS, '--no-audit', '--no-fund', '--prefer-offline'], consumer);
+    }));
+    return { scratch, tarball, consumers };
+  })();
+  return packing;
+}
+
+afterAll(async () => {
+  const packed = await packing?.catch(() => undefined);
+  if (packed) rmSync(packed.scratch, { recursive: true, force: true });
+});
+
+for (const { name, majors } of CONSUMERS) describe(`packed tarball beside ${name}`, () => {
   let consumer = '';
 
-  beforeAll(() => {
-    scratch = mkdtempSync(join(tmpdir(), 'stepup-pack-'));
-    const packDir = join(scratch, 'pack');
-    consumer = join(scratch, 'consumer');
-    mkdirSync(packDir);
-    mkdirSync(consumer);
-
-    run('npm', ['run', 'build'], REPO);
-    // Already built: skip the prepack hook so we do not build twice.
-    run('npm', ['pack', '--ignore-scripts', '--pack-destination', packDir], REPO);
-    const tarball = readdirSync(packDir).find((file) => file.endsWith('.tgz'));
-    if (!tarball) throw new Error(`npm pack produced no tarball in ${packDir}`);
-
-    writeFileSync(
-      join(consumer, 'package.json'),
-      JSON.stringify({ name: 'stepup-pack-consumer', version: '0.0.0', private: true }, null, 2),
-    );
-    run(
-      'npm',
-      [
-        'install',
-        join(packDir, tarball),
-        'express@5.3.0',
-        'koa@3.3.0',
-        'passport@0.7.0',
-        'passport-custom@1.2.1',
-        '--no-audit',
-        '--no-fund',
-        '--prefer-offline',
-      ],
-      consumer,
-    );
+  beforeAll(async () => {
+    consumer = (await pack()).consumers[name]!;
   }, 3 * STEP_TIMEOUT_MS + 30_000);
 
-  afterAll(() => {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  it('type-checks a consumer app against these majors (strict, declarations checked), and its RedisStore starts and verifies on a real Redis', () => {
+    // Errors only in our declarations or the app count: a framework's own @types may not
+    // compile under skipLibCheck off (@types/koa 3 against its content-disposition), which is not ours to fix.
+    const compiled = spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', consumer], { cwd: consumer, encoding: 'utf8', timeout: STEP_TIMEOUT_MS });
+    const ours = compiled.stdout.split('\n').filter((line) => /^(app\.ts|node_modules\/whatsapp-stepup\/)/.test(line));
+    expect(ours).toEqual([]);
+    const result = lastJson(run(process.execPath, ['out/app.js'], consumer, { REDIS_URL: redisUrl() }));
+    expect(result).toEqual({ sub: 'u1', cid: true, apps: true, ...majors });
   });
 
   it('recognizes errors across the ESM and CommonJS copies of the core', () => {
-    const result = JSON.parse(run(process.execPath, ['--input-type=module', '-e', MIXED_PROBE], consumer).trim().split('\n').pop() ?? '{}');
+    const result = lastJson(run(process.execPath, ['--input-type=module', '-e', MIXED_PROBE], consumer));
     expect(result).toEqual({ status: 401, crossInstanceof: true, rejectedBranch: false });
   });
 
@@ -236,7 +351,7 @@ describe('packed tarball', () => {
     ['CommonJS require', "require('whatsapp-stepup/koa')"],
   ] as const) {
     it(`serves the Koa router and guard in a real Koa app (${format})`, () => {
-      const result = JSON.parse(run(process.execPath, ['--input-type=module', '-e', KOA_PROBE(load)], consumer).trim().split('\n').pop() ?? '{}');
+      const result = lastJson(run(process.execPath, ['--input-type=module', '-e', KOA_PROBE(load)], consumer));
       expect(result).toEqual({ started: 201, guarded: 401, challenge: 'Bearer' });
     });
   }
@@ -246,7 +361,7 @@ describe('packed tarball', () => {
     ['CommonJS require', (specifier: string) => `require('${specifier}')`],
   ] as const) {
     it(`loads whatsapp-stepup/testing, whose fake WhatsApp reads the code whatsappCloudChannel sent (${format})`, () => {
-      const result = JSON.parse(run(process.execPath, ['--input-type=module', '-e', TESTING_PROBE(load)], consumer).trim().split('\n').pop() ?? '{}');
+      const result = lastJson(run(process.execPath, ['--input-type=module', '-e', TESTING_PROBE(load)], consumer));
       expect(result).toEqual({ exports: allFunctions(TESTING_EXPORTS), baseUrl: true, code: true, sent: 1, channel: 'whatsapp', chn: 'whatsapp' });
     });
   }
