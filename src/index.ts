@@ -13,8 +13,8 @@ export {
 export type { StepUpEvent, StepUpEventType } from './core/events.js';
 export type { StepUpLogger } from './core/logger.js';
 export type { MetricsOptions, PromClient, PromCounter, PromHistogram, PromRegistry } from './core/metrics.js';
-export type { ResolvedPurpose } from './core/options.js';
-export type { AnonymousLimitsOptions, LimitName, LimitRule, LimitsOptions } from './core/limits.js';
+export type { LimitName, ResolvedPurpose } from './core/config.js';
+export type { AnonymousLimitsOptions, LimitRule, LimitsOptions } from './core/options/limits.js';
 export { canonicalTransaction, currencyMinorUnits, hashTransaction, normalizeTransaction } from './core/transaction.js';
 export type {
   AsymmetricAlgorithm,

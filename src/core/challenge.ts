@@ -1,6 +1,6 @@
 import { hashBinding } from './codes.js';
 import { stepUpError } from './errors.js';
-import type { StepUpConfig } from './options.js';
+import type { StepUpConfig } from './config.js';
 import type { ChallengeOwner, ChallengeRecord, ClosedChallenge } from '../stores/store.js';
 import type { BeforeSendContext, ChallengeView } from './types.js';
 

@@ -2,7 +2,7 @@ import { hashBinding, safeEqual } from './codes.js';
 import { parseDuration } from '../lib/duration.js';
 import { rejectUnknown } from '../lib/validate.js';
 import { stepUpError, type StepUpError } from './errors.js';
-import type { StepUpConfig } from './options.js';
+import type { StepUpConfig } from './config.js';
 import { TokenRejection, verifySignedToken } from './tokens.js';
 import { transactionMatches } from './transaction.js';
 import type { CheckTokenInput, StepUpClaims, TokenFacts, TokenPolicy } from './types.js';

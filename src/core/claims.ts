@@ -1,5 +1,5 @@
 import { hashBinding } from './codes.js';
-import type { ResolvedPurpose, StepUpConfig } from './options.js';
+import type { ResolvedPurpose, StepUpConfig } from './config.js';
 import type { VerifiedChallenge, VerifyReceipt } from '../stores/store.js';
 import type { StepUpClaims } from './types.js';
 

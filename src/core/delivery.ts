@@ -1,12 +1,12 @@
 import { ChannelError, isHostedChannel, type Channel, type OutgoingMessage } from '../channels/channel.js';
 import { isStepUpError, stepUpError } from './errors.js';
-import { numberName } from './limits.js';
+import { factKeys, numberFactKey } from './keys.js';
 import { openSealed, sealText, type PepperKeys } from './codes.js';
 import { renderMessage, type PaymentSummary } from './messages.js';
 import { transportAllows } from './phone.js';
 import { withTimeout } from '../lib/timeout.js';
 import type { Transaction } from './types.js';
-import type { StepUpConfig } from './options.js';
+import type { StepUpConfig } from './config.js';
 import type { ChallengeRecord } from '../stores/store.js';
 
 export interface DeliveryPlan {
@@ -22,22 +22,10 @@ export interface DeliveryPlan {
   explicit: boolean;
 }
 
-/** Facts kept in the store, under keys that hold no number in clear (R-J12). */
-export const factKeys = {
-  message: (messageId: string) => `msg:${messageId}`,
-  /** Under the number's {@link numberName}; `number` when the caller has it already. */
-  notOnWhatsApp: (config: StepUpConfig, phone: string, number = numberName(config, phone)) => `nowa:${number}`,
-};
-
 /** Channels the user may still pick for this number: WhatsApp ones are out once the number is known not to have it. */
 export async function unavailableChannels(config: StepUpConfig, phone: string, country: string | undefined): Promise<Set<string>> {
   const key = numberFactKey(config, phone);
   return channelsClosed(config, country, key === undefined ? undefined : await config.store.getFact(key));
-}
-
-/** The store key of what is known of the number, when it matters: with a WhatsApp channel. */
-export function numberFactKey(config: StepUpConfig, phone: string, number?: string): string | undefined {
-  return config.channels.some((channel) => channel.transport === 'whatsapp') ? factKeys.notOnWhatsApp(config, phone, number) : undefined;
 }
 
 /** {@link unavailableChannels}, given the fact read under {@link numberFactKey}. */

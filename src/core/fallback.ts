@@ -1,7 +1,7 @@
-import { factKeys } from './delivery.js';
+import { factKeys } from './keys.js';
 import { isStepUpError, stepUpError } from './errors.js';
 import { openSealed } from './codes.js';
-import type { StepUpConfig } from './options.js';
+import type { StepUpConfig } from './config.js';
 import { sendAgain } from './resend.js';
 import { systemOwner, type DeliveryStatus } from '../stores/store.js';
 

@@ -2,7 +2,7 @@ import { digestCode, generateCode, isChallengeId, openSealed } from './codes.js'
 import { askApp, channelIndex, closedError, ownerOf, view } from './challenge.js';
 import { deliverCode, unavailableChannels } from './delivery.js';
 import { stepUpError } from './errors.js';
-import type { StepUpConfig } from './options.js';
+import type { StepUpConfig } from './config.js';
 import { regionOf } from './phone.js';
 import { budgetOf, countSend } from './limits.js';
 import type { ChallengeOwner } from '../stores/store.js';

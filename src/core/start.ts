@@ -1,11 +1,13 @@
 import { digestCode, generateCode, hashBinding, newChallengeId, sealText } from './codes.js';
 import { askApp, channelIndex, optionalText, requireSubject, view } from './challenge.js';
-import { channelsClosed, closedByCountry, deliverCode, numberFactKey, sealPayment } from './delivery.js';
+import { channelsClosed, closedByCountry, deliverCode, sealPayment } from './delivery.js';
 import { stepUpError } from './errors.js';
-import type { StepUpConfig } from './options.js';
+import type { StepUpConfig } from './config.js';
 import { normalizePhone } from './phone.js';
 import { hashTransaction, normalizeTransaction } from './transaction.js';
-import { budgetOf, countSend, failureLimit, numberName, refuseIfLockedOut, sendLimits, subjectHash, type Budget } from './limits.js';
+import { budgetOf, countSend, refuseIfLockedOut, sendLimits } from './limits.js';
+import type { Budget } from './config.js';
+import { failureLimit, numberFactKey, numberName, subjectHash } from './keys.js';
 import { slotTagOf, type ChallengeRecord } from '../stores/store.js';
 import type { ChallengeView, StartInput } from './types.js';
 

@@ -1,7 +1,8 @@
 import { isChallengeId } from './codes.js';
 import { checkToken, tokenCheck, type TokenCheck } from './check-token.js';
 import { handleDeliveryStatus, runDueFallbacks, startFallbackWorker, type DeliveryStatusReport, type DeliveryStatusResult } from './fallback.js';
-import { resolveOptions, type ResolvedPurpose } from './options.js';
+import type { ResolvedPurpose } from './config.js';
+import { resolveOptions } from './options/index.js';
 import { resend } from './resend.js';
 import { start } from './start.js';
 import { verify } from './verify.js';

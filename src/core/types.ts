@@ -4,7 +4,7 @@ import type { Channel } from '../channels/channel.js';
 import type { StepUpEvent } from './events.js';
 import type { StepUpLogger } from './logger.js';
 import type { MetricsOptions } from './metrics.js';
-import type { LimitsOptions } from './limits.js';
+import type { LimitsOptions } from './options/limits.js';
 
 import type { Duration } from '../lib/duration.js';
 

@@ -61,3 +61,9 @@ export function requireText(value: unknown, option: string, hint: string): strin
   if (typeof value !== 'string' || value.trim() === '') throw new TypeError(`\`${option}\` is required: ${hint}.`);
   return value;
 }
+
+/** The options object of `option`: a plain object with none but the `known` keys. */
+export function requireOptions(value: unknown, known: readonly string[], option: string): void {
+  requireObject(value, option);
+  rejectUnknown(value, known, `\`${option}\``);
+}
