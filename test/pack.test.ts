@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -287,8 +287,15 @@ const CONSUMERS = [
 interface Packed {
   scratch: string;
   tarball: string;
+  /** The .tgz's size in bytes. */
+  size: number;
+  /** Every path in the tarball, relative to the package root. */
+  files: string[];
   consumers: Record<string, string>;
 }
+
+/** The issue-17 bound on the packed tarball (650 kB when each entry bundled its own core). */
+const MAX_TARBALL_BYTES = 250_000;
 
 let packing: Promise<Packed> | undefined;
 
@@ -300,10 +307,11 @@ function pack(): Promise<Packed> {
     mkdirSync(packDir);
     await runAsync('npm', ['run', 'build'], REPO);
     // Already built: skip the prepack hook so we do not build twice.
-    await runAsync('npm', ['pack', '--ignore-scripts', '--pack-destination', packDir], REPO);
-    const file = readdirSync(packDir).find((name) => name.endsWith('.tgz'));
-    if (!file) throw new Error(`npm pack produced no tarball in ${packDir}`);
-    const tarball = join(packDir, file);
+    const [report] = JSON.parse(await runAsync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packDir], REPO)) as {
+      filename: string; size: number; files: { path: string }[];
+    }[];
+    if (!report) throw new Error(`npm pack produced no tarball in ${packDir}`);
+    const tarball = join(packDir, report.filename);
     const consumers: Record<string, string> = {};
     await Promise.all(CONSUMERS.map(async ({ name, packages }, index) => {
       const consumer = join(scratch, `consumer-${index}`);
@@ -314,7 +322,7 @@ function pack(): Promise<Packed> {
       writeFileSync(join(consumer, 'app.ts'), CONSUMER_APP);
       await runAsync('npm', ['install', tarball, ...packages, ...PEERS, '--no-audit', '--no-fund', '--prefer-offline'], consumer);
     }));
-    return { scratch, tarball, consumers };
+    return { scratch, tarball, size: report.size, files: report.files.map((file) => file.path), consumers };
   })();
   return packing;
 }
@@ -322,6 +330,22 @@ function pack(): Promise<Packed> {
 afterAll(async () => {
   const packed = await packing?.catch(() => undefined);
   if (packed) rmSync(packed.scratch, { recursive: true, force: true });
+});
+
+describe('packed tarball', () => {
+  it(`holds one copy of each module per format, no source maps, and at most ${MAX_TARBALL_BYTES / 1000} kB`, async () => {
+    const { size, files } = await pack();
+    console.log(`packed tarball: ${(size / 1000).toFixed(1)} kB, ${files.length} files`);
+    expect(files.filter((file) => file.endsWith('.map'))).toEqual([]);
+    // esbuild writes a class with static members as `var StepUpError = class extends Error`.
+    const definitions = (extension: string): string[] =>
+      files
+        .filter((file) => file.startsWith('dist/') && file.endsWith(extension))
+        .filter((file) => /\bclass StepUpError\b|\bStepUpError = class\b/.test(readFileSync(join(REPO, file), 'utf8')));
+    expect(definitions('.js')).toHaveLength(1);
+    expect(definitions('.cjs')).toHaveLength(1);
+    expect(size).toBeLessThanOrEqual(MAX_TARBALL_BYTES);
+  }, 3 * STEP_TIMEOUT_MS + 30_000);
 });
 
 for (const { name, majors } of CONSUMERS) describe(`packed tarball beside ${name}`, () => {
