@@ -1,4 +1,5 @@
-import type { OutboxMessage } from './outbox.js';
+/** What the page shows of an outbox message (OutboxMessage, without importing it back). */
+type ShownMessage = Readonly<Record<'id' | 'to' | 'channel' | 'transport' | 'text' | 'code' | 'purpose' | 'challengeId' | 'sentAt', string>>;
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -6,7 +7,7 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => ESCAPES[char]!);
 }
 
-function bubble(message: OutboxMessage): string {
+function bubble(message: ShownMessage): string {
   const time = message.sentAt.slice(11, 19);
   return `<li class="bubble ${escapeHtml(message.transport)}" data-challenge="${escapeHtml(message.challengeId)}">
   <div class="meta"><span class="to">${escapeHtml(message.to)}</span> · <span class="via">${escapeHtml(message.channel)} (${escapeHtml(message.transport)})</span> · <span class="purpose">${escapeHtml(message.purpose)}</span></div>
@@ -16,7 +17,7 @@ function bubble(message: OutboxMessage): string {
 }
 
 /** The outbox as a page, newest first, refreshing itself; every value is escaped. */
-export function renderOutboxPage(newestFirst: OutboxMessage[]): string {
+export function renderOutboxPage(newestFirst: readonly ShownMessage[]): string {
   const items = newestFirst.map(bubble).join('\n');
   return `<!doctype html>
 <html lang="en">

@@ -2,12 +2,16 @@
 // frozen StepUpConfig; nothing downstream re-validates.
 import type { KeyObject } from 'node:crypto';
 import type { PepperKeys } from './codes.js';
-import type { EventSink } from './events.js';
+import type { EventSink } from './event-sink.js';
 import type { StepUpLogger } from './logger.js';
 import type { PhoneRules } from './phone.js';
 import type { Channel, HostedChannel } from '../channels/channel.js';
 import type { ChallengeStore } from '../stores/store.js';
 import type { StepUpOptions, TokenAlgorithm } from './types.js';
+import type { LimitsConfig } from './options/limits.js';
+
+// The budgets and limits as parsed; their types live with their parser.
+export type { Budget, LimitName, LimitsConfig, ResolvedLimit } from './options/limits.js';
 
 export interface ResolvedPurpose {
   name: string;
@@ -68,28 +72,3 @@ export interface TokenConfig {
   verification: ReadonlyMap<string, TokenKey>;
   algorithms: TokenAlgorithm[];
 }
-
-/**
- * Whose budget a challenge spends: its user's own (`user`: login, payments, any purpose that
- * needs the user's session), or the one that anyone naming the user shares (`anonymous`).
- */
-export type Budget = 'user' | 'anonymous';
-
-export interface ResolvedConversion {
-  minSends: number;
-  minRate: number;
-  windowMs: number;
-}
-
-export type LimitName = 'phone' | 'phoneDaily' | 'subject' | 'ip' | 'session' | 'prefix' | 'country' | 'purpose' | 'failures';
-
-export interface ResolvedLimit {
-  /** As `rate.limited` events name it: `phone`, or `anonymous.phone` for an anonymous budget's. */
-  name: string;
-  max: number;
-  windowMs: number;
-}
-
-export type BudgetLimits = Readonly<Partial<Record<LimitName, ResolvedLimit>>>;
-
-export type LimitsConfig = Readonly<Record<Budget, BudgetLimits> & { conversion?: ResolvedConversion }>;

@@ -1,7 +1,19 @@
 // Pieces of the fake Twilio that need no server: form parsing, addresses, codes, signatures.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { FakeTwilioMessage } from './fake-twilio.js';
+
+/** A message the fake accepted. */
+export interface FakeTwilioMessage {
+  sid: string;
+  to: string;
+  from: string | null;
+  messagingServiceSid: string | null;
+  body: string | null;
+  contentSid: string | null;
+  /** The raw `ContentVariables` JSON string. */
+  contentVariables: string | null;
+  statusCallback: string | null;
+}
 
 /** Twilio's webhook signature, written out on its own so that tests do not check our verifier against itself. */
 export function signature(authToken: string, url: string, params: Record<string, string>): string {

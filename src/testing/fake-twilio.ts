@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { addressMatches, channelOf, codeIn, isJsonObject, parseForm, readBody, safeEqual, signature } from './fake-twilio-parts.js';
+import { addressMatches, channelOf, codeIn, isJsonObject, parseForm, readBody, safeEqual, signature, type FakeTwilioMessage } from './fake-twilio-parts.js';
 
 /** Checks a body against Twilio's spec; returns the violations (none: valid). Injected so that this module needs no dev dependency. */
 export type TwilioSpecValidator = (kind: 'request' | 'response' | 'error', body: unknown) => string[];
@@ -27,18 +27,7 @@ export interface FakeTwilioRequest {
   auth: 'account' | 'api-key' | 'invalid' | 'none';
 }
 
-/** A message the fake accepted. */
-export interface FakeTwilioMessage {
-  sid: string;
-  to: string;
-  from: string | null;
-  messagingServiceSid: string | null;
-  body: string | null;
-  contentSid: string | null;
-  /** The raw `ContentVariables` JSON string. */
-  contentVariables: string | null;
-  statusCallback: string | null;
-}
+export type { FakeTwilioMessage };
 
 export interface FakeTwilioFailure {
   httpStatus: number;

@@ -1,6 +1,6 @@
 import { durationOr, parseDuration } from '../../lib/duration.js';
 import { booleanOr, describe, integerIn, requireOptions } from '../../lib/validate.js';
-import { createEventSink } from '../events.js';
+import { createEventSink } from '../event-sink.js';
 import { operatorLogger, resolveLogger } from '../logger.js';
 import { resolveMetrics } from '../metrics.js';
 import type { StepUpConfig } from '../config.js';

@@ -1,6 +1,5 @@
 import { parseDuration, type Duration } from '../../lib/duration.js';
 import { describe, rejectUnknown, requireInteger } from '../../lib/validate.js';
-import type { BudgetLimits, LimitName, LimitsConfig, ResolvedConversion, ResolvedLimit } from '../config.js';
 
 /** At most `max` events per `window`, counted in fixed windows that start at the first event. */
 export interface LimitRule {
@@ -84,6 +83,31 @@ export interface ConversionRule {
   minRate: number;
   window: Duration;
 }
+
+/**
+ * Whose budget a challenge spends: its user's own (`user`: login, payments, any purpose that
+ * needs the user's session), or the one that anyone naming the user shares (`anonymous`).
+ */
+export type Budget = 'user' | 'anonymous';
+
+export interface ResolvedConversion {
+  minSends: number;
+  minRate: number;
+  windowMs: number;
+}
+
+export type LimitName = 'phone' | 'phoneDaily' | 'subject' | 'ip' | 'session' | 'prefix' | 'country' | 'purpose' | 'failures';
+
+export interface ResolvedLimit {
+  /** As `rate.limited` events name it: `phone`, or `anonymous.phone` for an anonymous budget's. */
+  name: string;
+  max: number;
+  windowMs: number;
+}
+
+export type BudgetLimits = Readonly<Partial<Record<LimitName, ResolvedLimit>>>;
+
+export type LimitsConfig = Readonly<Record<Budget, BudgetLimits> & { conversion?: ResolvedConversion }>;
 
 const DEFAULTS: Record<LimitName, { max: number; window: Duration } | false> = {
   phone: { max: 5, window: '15m' },
