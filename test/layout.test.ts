@@ -12,7 +12,6 @@ const SRC = join(import.meta.dirname, '..', 'src');
 const MAX_LINES = 300;
 // Not split yet (issue 17): each may not grow. Remove an entry once its file is under the limit.
 const EXCEPTIONS: Record<string, number> = {
-  'core/types.ts': 336,
   'stores/memory.ts': 337,
   'stores/redis-scripts.ts': 453,
   'stores/redis.ts': 525,

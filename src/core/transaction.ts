@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import currencyCodes from 'currency-codes';
 import { safeEqual } from './codes.js';
 import { isStepUpError, stepUpError } from './errors.js';
-import type { JsonValue, Transaction } from './types.js';
+
+/** A JSON value as it can appear in a transaction. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * The transaction a payment challenge is bound to: `id` (the record's identifier, required by
+ * purposes that bind a transaction), amount, currency, payee, and any app fields.
+ */
+export type Transaction = { [key: string]: JsonValue };
 
 const MAX_DEPTH = 8;
 const MAX_CANONICAL_LENGTH = 16 * 1024;

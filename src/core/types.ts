@@ -7,8 +7,12 @@ import type { MetricsOptions } from './metrics.js';
 import type { LimitsOptions } from './options/limits.js';
 
 import type { Duration } from '../lib/duration.js';
+import type { CheckTokenInput, StepUpClaims, TokenFacts, TokenPolicy, VerifyResult } from './token-types.js';
+import type { JsonValue, Transaction } from './transaction.js';
 
-export type { Duration };
+// The public types of the options and the operations; the token check's are in token-types.ts,
+// the transaction's in transaction.ts.
+export type { CheckTokenInput, Duration, JsonValue, StepUpClaims, TokenFacts, TokenPolicy, Transaction, VerifyResult };
 
 /**
  * A secret given as text (taken as its UTF-8 bytes, never decoded from base64 or hex) or
@@ -18,15 +22,6 @@ export type { Duration };
  * secret given for two options (a pepper equal to the token secret or to a previous key).
  */
 export type Secret = string | Buffer | Uint8Array;
-
-/** A JSON value as it can appear in a transaction. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-
-/**
- * The transaction a payment challenge is bound to: `id` (the record's identifier, required by
- * purposes that bind a transaction), amount, currency, payee, and any app fields.
- */
-export type Transaction = { [key: string]: JsonValue };
 
 export type AsymmetricAlgorithm = 'ES256' | 'RS256' | 'PS256';
 export type TokenAlgorithm = 'HS256' | AsymmetricAlgorithm;
@@ -282,55 +277,3 @@ export interface VerifyInput {
    */
   transaction?: Transaction;
 }
-
-/** Claims of a step-up token (DESIGN §6). */
-export interface StepUpClaims {
-  iss: string;
-  aud: string;
-  sub: string;
-  iat: number;
-  exp: number;
-  auth_time: number;
-  jti: string;
-  acr: string;
-  amr: string[];
-  purpose: string;
-  cid: string;
-  chn: string;
-  txn?: string;
-  sbh?: string;
-}
-
-export interface VerifyResult {
-  token: string;
-  claims: StepUpClaims;
-  /** Seconds until the token expires. */
-  expiresIn: number;
-}
-
-/** What a route demands of a step-up token: fixed for the life of a guard. */
-export interface TokenPolicy {
-  purpose: string;
-  /** Longest accepted time since the code was verified. */
-  maxAge?: Duration;
-  /** Consume the token's `jti` so that it passes once. Forced on for one-time purposes. */
-  oneTime?: boolean;
-  /** Accepted `acr` values, by exact match. */
-  acrValues?: string[];
-  /** Refuse tokens whose `amr` holds any of these (for example `['sms']`). */
-  denyAmr?: string[];
-}
-
-/** What one request brings to the check of its token. */
-export interface TokenFacts {
-  /** The subject of the primary session; the token's `sub` must equal it. */
-  subject?: string | undefined;
-  /** The transaction about to be executed, `id` included; the token's `txn` must be its hash. */
-  transaction?: Transaction | undefined;
-  /** The session binding; the token's `sbh` must be its keyed hash. */
-  binding?: string | undefined;
-  /** The client's address, for the `token.*` events. */
-  ip?: string | undefined;
-}
-
-export interface CheckTokenInput extends TokenPolicy, TokenFacts {}
