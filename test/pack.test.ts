@@ -348,6 +348,19 @@ describe('packed tarball', () => {
   }, 3 * STEP_TIMEOUT_MS + 30_000);
 });
 
+describe('packaging linters on the tarball', () => {
+  it('publint (strict) and arethetypeswrong find no problem in any entry, node10 resolution included', async () => {
+    const { tarball } = await pack();
+    const lint = run(join(REPO, 'node_modules/.bin/publint'), ['--strict', tarball], REPO);
+    console.log(lint.trim());
+    expect(lint).toContain('All good!');
+    // Every entry of `exports`, under node10, node16 (from CJS and from ESM) and bundler resolution.
+    const types = run(join(REPO, 'node_modules/.bin/attw'), ['--format', 'table-flipped', tarball], REPO);
+    console.log(types.trim());
+    expect(types).toContain('No problems found');
+  }, 3 * STEP_TIMEOUT_MS + 30_000);
+});
+
 for (const { name, majors } of CONSUMERS) describe(`packed tarball beside ${name}`, () => {
   let consumer = '';
 
