@@ -213,8 +213,8 @@ function parseOptions(options: MessageCentralChannelOptions) {
   if (options.country !== undefined && (typeof options.country !== 'string' || !/^\d{1,4}$/.test(options.country))) {
     throw new TypeError(`\`country\` must be a calling code in digits, such as '91' (received ${describe(options.country)}). Omit it to leave it out of token requests.`);
   }
-  const otpLength = integerIn(options.otpLength, 4, 8, 6, 'otpLength', "an integer from 4 to 8, Message Central's bounds");
-  const timeoutMs = integerIn(options.timeoutMs, 100, 60_000, 10_000, 'timeoutMs');
+  const otpLength = integerIn(options.otpLength ?? undefined, 4, 8, 6, 'otpLength', "an integer from 4 to 8, Message Central's bounds");
+  const timeoutMs = integerIn(options.timeoutMs ?? undefined, 100, 60_000, 10_000, 'timeoutMs');
   if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError('`clock` must be a function returning epoch milliseconds. Omit it to use Date.now.');
   return Object.freeze({
     customerId,

@@ -60,7 +60,7 @@ export function twilioChannel(options: TwilioChannelOptions): Channel {
   const template = checkTemplate(options, kind);
   const statusCallback = checkStatusCallback(options.statusCallback);
   const baseUrl = checkBaseUrl(options.baseUrl, 'https://api.twilio.com', 'baseUrl');
-  const timeoutMs = integerIn(options.timeoutMs, 100, 60_000, 10_000, 'timeoutMs');
+  const timeoutMs = integerIn(options.timeoutMs ?? undefined, 100, 60_000, 10_000, 'timeoutMs');
   const url = `${baseUrl}/2010-04-01/Accounts/${accountSid}/Messages.json`;
 
   async function send(message: OutgoingMessage, signal: AbortSignal): Promise<SendReceipt> {

@@ -72,7 +72,7 @@ export function whatsappCloudChannel(options: WhatsAppCloudChannelOptions): Chan
     throw new TypeError("`apiVersion` must be a Graph API version such as 'v23.0'. Omit it to use 'v23.0'.");
   }
   const baseUrl = checkBaseUrl(options.baseUrl, DEFAULT_BASE_URL, 'baseUrl');
-  const timeoutMs = integerIn(options.timeoutMs, 100, 60_000, 10_000, 'timeoutMs');
+  const timeoutMs = integerIn(options.timeoutMs ?? undefined, 100, 60_000, 10_000, 'timeoutMs');
   const template = checkTemplate(options.template);
   const url = `${baseUrl}/${apiVersion}/${phoneNumberId}/messages`;
 
