@@ -7,6 +7,7 @@ export default defineConfig({
     'koa/index': 'src/koa/index.ts',
     'passport/index': 'src/passport/index.ts',
     'testing/index': 'src/testing/index.ts',
+    'store/index': 'src/store/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -15,10 +15,10 @@ import {
   RedisStore,
   whatsappCloudChannel,
   type ChallengeStore,
-  type MessageCentralChannelOptions,
   type StepUpError,
   type StepUpEvent,
 } from '../src/index.js';
+import type { MessageCentralChannelOptions } from '../src/channels/message-central.js';
 import { startFakeMessageCentral, startFakeWhatsApp, type FakeMessageCentral, type FakeWhatsApp } from '../src/testing/index.js';
 import {
   fakeClock,

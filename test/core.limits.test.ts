@@ -6,7 +6,8 @@
  * time: short windows there, and a real wait).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isStepUpError, MemoryStore, OutboxChannel, RedisStore, type BeforeSendContext, type ChallengeStore, type LimitsOptions, type StepUpError } from '../src/index.js';
+import { isStepUpError, MemoryStore, OutboxChannel, RedisStore, type ChallengeStore, type LimitsOptions, type StepUpError } from '../src/index.js';
+import type { BeforeSendContext } from '../src/core/types.js';
 import { stepUpError } from '../src/core/errors.js';
 import { makeStepUp, NO_LIMITS, PHONE, redisFixture, rejection, SUBJECT, type Harness, type HarnessOptions, type RedisFixture } from './core.fixtures.js';
 

@@ -19,9 +19,9 @@ import {
   type Channel,
   type StepUp,
   type StepUpEvent,
-  type StepUpLogger,
   type StepUpOptions,
 } from '../src/index.js';
+import type { StepUpLogger } from '../src/core/logger.js';
 import { twilioChannel } from '../src/channels/twilio.js';
 import { whatsappCloudChannel } from '../src/channels/whatsapp-cloud.js';
 import { parseWhatsAppStatusWebhook } from '../src/channels/whatsapp-webhook.js';

@@ -1,7 +1,7 @@
 // `tokenCheck(policy)` is `checkToken` with the route's policy validated once: a bad policy
 // throws at construction, and the returned check decides every token as `checkToken` does.
 import { describe, expect, it } from 'vitest';
-import { type TokenFacts, type TokenPolicy } from '../src/index.js';
+import { type TokenFacts, type TokenPolicy } from '../src/core/types.js';
 import { expectRefused, issueToken, makeStepUp, PAYMENT, SUBJECT } from './core.fixtures.js';
 
 describe('tokenCheck', () => {

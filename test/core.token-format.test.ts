@@ -4,7 +4,8 @@
 import { createHmac, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { admitInSteps, MemoryStore, OutboxChannel, type Channel, type ChallengeStore } from '../src/index.js';
+import { MemoryStore, OutboxChannel, type Channel, type ChallengeStore } from '../src/index.js';
+import { admitInSteps } from '../src/store/index.js';
 import { isChallengeId } from '../src/core/codes.js';
 import { newTokenId } from '../src/core/tokens.js';
 import {

@@ -19,12 +19,14 @@ const ROOT_EXPORTS = ['createStepUp', 'MemoryStore', 'RedisStore', 'OutboxChanne
 const EXPRESS_EXPORTS = ['stepUpRouter', 'requireStepUp'];
 const KOA_EXPORTS = ['stepUpRouter', 'requireStepUp'];
 const PASSPORT_EXPORTS = ['WhatsAppOtpStrategy'];
+const STORE_EXPORTS = ['admitInSteps'];
 
 interface ProbeResult {
   root: Record<string, string>;
   express: Record<string, string>;
   koa: Record<string, string>;
   passport: Record<string, string>;
+  store: Record<string, string>;
   /** Framework files in the module cache right after loading only the root entry. */
   frameworksLoadedByRoot: string[];
 }
@@ -89,11 +91,13 @@ const ESM_PROBE = `
   const { stepUpRouter } = await import('whatsapp-stepup/koa');
   const koa = await import('whatsapp-stepup/koa');
   const passport = await import('whatsapp-stepup/passport');
+  const store = await import('whatsapp-stepup/store');
   console.log(JSON.stringify({
     root: types(root, ${JSON.stringify(ROOT_EXPORTS)}),
     express: types(express, ${JSON.stringify(EXPRESS_EXPORTS)}),
     koa: { ...types(koa, ${JSON.stringify(KOA_EXPORTS)}), stepUpRouter: typeof stepUpRouter },
     passport: types(passport, ${JSON.stringify(PASSPORT_EXPORTS)}),
+    store: types(store, ${JSON.stringify(STORE_EXPORTS)}),
     frameworksLoadedByRoot,
   }));
 `;
@@ -106,11 +110,13 @@ const CJS_PROBE = `
   const { stepUpRouter } = require('whatsapp-stepup/koa');
   const koa = require('whatsapp-stepup/koa');
   const passport = require('whatsapp-stepup/passport');
+  const store = require('whatsapp-stepup/store');
   console.log(JSON.stringify({
     root: types(root, ${JSON.stringify(ROOT_EXPORTS)}),
     express: types(express, ${JSON.stringify(EXPRESS_EXPORTS)}),
     koa: { ...types(koa, ${JSON.stringify(KOA_EXPORTS)}), stepUpRouter: typeof stepUpRouter },
     passport: types(passport, ${JSON.stringify(PASSPORT_EXPORTS)}),
+    store: types(store, ${JSON.stringify(STORE_EXPORTS)}),
     frameworksLoadedByRoot,
   }));
 `;
@@ -223,12 +229,15 @@ import Koa from 'koa';
 import { Redis } from 'ioredis';
 import { createStepUp, OutboxChannel, RedisStore, type StepUpClaims } from 'whatsapp-stepup';
 import { requireStepUp, stepUpRouter } from 'whatsapp-stepup/express';
+import type { ChallengeStore } from 'whatsapp-stepup/store';
 import { requireStepUp as koaRequireStepUp, stepUpRouter as koaStepUpRouter } from 'whatsapp-stepup/koa';
 
 const client = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false });
 const outbox = new OutboxChannel();
+// The contract of whatsapp-stepup/store is the one the root's stores implement.
+const store: ChallengeStore = new RedisStore({ client, prefix: 'pack:' + process.pid + ':' });
 const stepup = createStepUp({
-  store: new RedisStore({ client, prefix: 'pack:' + process.pid + ':' }),
+  store,
   channels: [outbox],
   pepper: '6FZ5BTFiKD5QL2353uuvZbfaB8lHHXTi1QAu6v1J8v4=',
   tokens: { issuer: 'https://a.example', audience: 'https://a.example', secret: 'sSWLfUtHl9BvadH5zJyF4FNgSIGoywwao5KhY+eFgYI=' },
@@ -346,6 +355,17 @@ describe('packed tarball', () => {
     expect(definitions('.cjs')).toHaveLength(1);
     expect(size).toBeLessThanOrEqual(MAX_TARBALL_BYTES);
   }, 3 * STEP_TIMEOUT_MS + 30_000);
+
+  it('declares at most 40 names in the root entry (what an application uses; store authors have /store)', async () => {
+    await pack();
+    const declarations = readFileSync(join(REPO, 'dist/index.d.ts'), 'utf8');
+    const names = [...declarations.matchAll(/^export \{([^}]*)\}/gm)].flatMap((match) =>
+      match[1]!.split(',').map((name) => name.trim().split(/\s+/).pop()!).filter(Boolean));
+    console.log(`root entry: ${names.length} names`);
+    expect(names).toContain('createStepUp');
+    expect(names).not.toContain('admitInSteps');
+    expect(names.length).toBeLessThanOrEqual(40);
+  }, 3 * STEP_TIMEOUT_MS + 30_000);
 });
 
 describe('packaging linters on the tarball', () => {
@@ -413,11 +433,12 @@ for (const { name, majors } of CONSUMERS) describe(`packed tarball beside ${name
         result = probe(consumer, [...args]);
       });
 
-      it('exposes the root, express, koa and passport entry points', () => {
+      it('exposes the root, express, koa, passport and store entry points', () => {
         expect(result.root).toEqual(allFunctions(ROOT_EXPORTS));
         expect(result.express).toEqual(allFunctions(EXPRESS_EXPORTS));
         expect(result.koa).toEqual(allFunctions(KOA_EXPORTS));
         expect(result.passport).toEqual(allFunctions(PASSPORT_EXPORTS));
+        expect(result.store).toEqual(allFunctions(STORE_EXPORTS));
       });
 
       it('does not load express, koa, passport or passport-custom from the root entry', () => {

@@ -6,7 +6,8 @@
 import { Redis as Redis5, Cluster as Cluster5 } from 'ioredis5';
 import { Redis as Redis6, Cluster as Cluster6 } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RedisStore, type RedisStoreOptions } from '../src/index.js';
+import { RedisStore } from '../src/index.js';
+import type { RedisStoreOptions } from '../src/store/index.js';
 import { makeStepUp, startChallenge, SUBJECT, uniquePrefix } from './core.fixtures.js';
 import { redisUrl } from './support/redis.js';
 
