@@ -29,11 +29,35 @@ export async function withTimeout<T>(
   const follow = () => controller.abort(caller?.reason);
   if (caller?.aborted) follow();
   else caller?.addEventListener('abort', follow, { once: true });
+  const abort = () => controller.abort(options.reason ?? new Error('timed out'));
+  const running = Promise.resolve().then(() => task(controller.signal));
+  try {
+    if (onTimeout) {
+      return await raceTimeout(running, timeoutMs, () => {
+        abort();
+        return onTimeout();
+      });
+    }
+    // The task answers for itself once aborted (a `fetch` rejects).
+    return await raceTimeout(running, timeoutMs, () => {
+      abort();
+      return running;
+    });
+  } finally {
+    caller?.removeEventListener('abort', follow);
+  }
+}
+
+/**
+ * `operation`'s answer, or `onTimeout()`'s (which may throw) once `timeoutMs` passed first:
+ * the timer behind {@link withTimeout}, alone for a task that takes no signal (a Redis
+ * command: no AbortController on every call). The timer is cleared when the operation ends,
+ * and an operation that fails after the answer fails unheard.
+ */
+export async function raceTimeout<T>(operation: Promise<T>, timeoutMs: number, onTimeout: () => T | Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<T>((resolve, reject) => {
     timer = setTimeout(() => {
-      controller.abort(options.reason ?? new Error('timed out'));
-      if (!onTimeout) return;
       try {
         resolve(onTimeout());
       } catch (error) {
@@ -41,12 +65,10 @@ export async function withTimeout<T>(
       }
     }, timeoutMs);
   });
-  const running = Promise.resolve().then(() => task(controller.signal));
   try {
-    return await (onTimeout ? Promise.race([running, timeout]) : running);
+    return await Promise.race([operation, timeout]);
   } finally {
     clearTimeout(timer);
-    caller?.removeEventListener('abort', follow);
-    running.catch(() => {});
+    operation.catch(() => {});
   }
 }

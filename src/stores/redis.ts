@@ -1,7 +1,7 @@
 import type { Transport } from '../channels/channel.js';
 import { stepUpError } from '../core/errors.js';
 import { describe, integerIn, rejectUnknown } from '../lib/validate.js';
-import { withTimeout } from '../lib/timeout.js';
+import { raceTimeout } from '../lib/timeout.js';
 import {
   ADMIT_SCRIPT, APPLY_STATUS_SCRIPT, BEGIN_HOSTED_SCRIPT, CLAIM_DUE_SCRIPT, COUNT_HIT_SCRIPT, CREATE_SCRIPT, DISCARD_CODE_SCRIPT, FINISH_HOSTED_SCRIPT, KEEP_FAILURES_SCRIPT,
   OMITTED_DEFAULTS, READ_FAILURES_SCRIPT, READ_HIT_SCRIPT, RECORD_DELIVERY_SCRIPT, RECORD_SENT_SCRIPT, RESEND_SCRIPT, SCHEDULE_DUE_SCRIPT, VERIFY_SCRIPT,
@@ -406,13 +406,9 @@ export class RedisStore implements ChallengeStore {
   /** Fail closed and fast: any error or a reply later than `timeoutMs` is `store_unavailable`. */
   async #guard<T>(operation: Promise<T>): Promise<T> {
     try {
-      return await withTimeout(
-        () => operation,
-        this.#timeoutMs,
-        () => {
-          throw new Error('Redis did not answer in time');
-        },
-      );
+      return await raceTimeout(operation, this.#timeoutMs, () => {
+        throw new Error('Redis did not answer in time');
+      });
     } catch (error) {
       // The cause keeps ioredis's message only: its error objects can carry command arguments.
       const message = error instanceof Error ? error.message : 'Redis failed';
