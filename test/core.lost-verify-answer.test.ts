@@ -16,10 +16,10 @@ const redisServers = privateRedisServers();
 afterEach(() => redisServers.cleanUp());
 
 async function stallableRedis(): Promise<{ store: RedisStore; client: Redis; admin: Redis }> {
-  const { server, client } = await redisServers.start();
+  const { server, client, store } = await redisServers.start(200);
   const admin = new Redis(server.url);
   redisServers.clients.push(admin);
-  return { store: new RedisStore({ client, prefix: 'lost:', timeoutMs: 200 }), client, admin };
+  return { store, client, admin };
 }
 
 const other = (code: string) => (code === '000000' ? '111111' : '000000');

@@ -58,16 +58,13 @@ export async function verify(config: StepUpConfig, challengeId: string, code: un
   }
   const { record, receipt: kept, repeated } = outcome;
   const policy = config.purposes.get(record.purpose);
-  if (!policy || (expected && !expected.includes(record.purpose))) {
-    // Spent all the same (only the right code reaches this point): nothing may retry it into a token.
+  // Another purpose than the caller expects, or a transaction changed after the code was sent
+  // (R-F2): spent all the same (only the right code reaches this point), so that no retry turns it into a token.
+  const refusal = !policy || (expected && !expected.includes(record.purpose)) ? 'challenge_not_found'
+    : input.transaction !== undefined && !transactionMatches(input.transaction, record.txn) ? 'transaction_mismatch' : undefined;
+  if (!policy || refusal) {
     await config.store.delete(challengeId);
-    config.emit({ type: 'verify.failed', ...base, purpose: record.purpose, reason: 'challenge_not_found' });
-    throw stepUpError('challenge_not_found');
-  }
-  if (input.transaction !== undefined && !transactionMatches(input.transaction, record.txn)) {
-    // A transaction changed after the code was sent invalidates the challenge (R-F2), its retries too.
-    await config.store.delete(challengeId);
-    config.emit({ type: 'verify.failed', ...base, purpose: record.purpose, reason: 'transaction_mismatch' });
+    config.emit({ type: 'verify.failed', ...base, purpose: record.purpose, reason: refusal ?? 'challenge_not_found' });
     throw stepUpError('challenge_not_found');
   }
   const claims = claimsOf(config, record, kept, policy, input.binding);

@@ -135,18 +135,27 @@ const ANONYMOUS_DEFAULTS: Record<AnonymousName, { max: number; window: Duration 
 const EXAMPLE = { max: 1000, window: '1h' } as const;
 
 export function resolveLimits(options: LimitsOptions | undefined): LimitsConfig {
-  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
-    throw new TypeError('`limits` must be an object such as { phone: { max: 5, window: \'15m\' } }; omit it for the defaults.');
-  }
-  const given = (options ?? {}) as Record<string, unknown>;
+  const given = budgetRules(options, 'limits', 5);
   const user = resolveBudget(given, DEFAULTS, 'limits', ['conversion', 'anonymous']);
-  const anonymousGiven = given.anonymous ?? {};
-  if (typeof anonymousGiven !== 'object' || anonymousGiven === null || Array.isArray(anonymousGiven)) {
-    throw new TypeError('`limits.anonymous` must be an object such as { phone: { max: 3, window: \'15m\' } }; omit it for the defaults.');
-  }
-  const anonymous = resolveBudget(anonymousGiven as Record<string, unknown>, ANONYMOUS_DEFAULTS, 'limits.anonymous', []);
+  const anonymous = resolveBudget(budgetRules(given.anonymous, 'limits.anonymous', 3), ANONYMOUS_DEFAULTS, 'limits.anonymous', []);
   const conversion = resolveConversion(given.conversion);
   return Object.freeze({ user, anonymous, ...(conversion ? { conversion } : {}) });
+}
+
+/** A budget's rules as given: an object, or nothing for the defaults. */
+function budgetRules(value: unknown, where: string, exampleMax: number): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`\`${where}\` must be an object such as { phone: { max: ${exampleMax}, window: '15m' } }; omit it for the defaults.`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** A rule's window in ms: from 1 second to 31 days. */
+function windowMsOf(window: unknown, option: string): number {
+  const windowSec = parseDuration(window, option);
+  if (windowSec < 1 || windowSec > 31 * 86400) throw new TypeError(`\`${option}\` must be from 1 second to 31 days (received ${windowSec} s).`);
+  return Math.round(windowSec * 1000);
 }
 
 /** One budget's rules: each given one validated, the others at their defaults. */
@@ -167,9 +176,7 @@ function resolveBudget(
     rejectUnknown(rule, ['max', 'window'], `\`${option}\``);
     const { window } = rule as Partial<LimitRule>;
     const max = requireInteger((rule as Partial<LimitRule>).max, 1, 100_000, `${option}.max`, 'a whole number from 1 to 100000');
-    const windowSec = parseDuration(window, `${option}.window`);
-    if (windowSec < 1 || windowSec > 31 * 86400) throw new TypeError(`\`${option}.window\` must be from 1 second to 31 days (received ${windowSec} s).`);
-    resolved[name] = Object.freeze({ name: where === 'limits' ? name : `anonymous.${name}`, max, windowMs: Math.round(windowSec * 1000) });
+    resolved[name] = Object.freeze({ name: where === 'limits' ? name : `anonymous.${name}`, max, windowMs: windowMsOf(window, `${option}.window`) });
   }
   return Object.freeze(resolved);
 }
@@ -187,7 +194,5 @@ function resolveConversion(value: unknown): ResolvedConversion | undefined {
   if (typeof minRate !== 'number' || !(minRate > 0 && minRate <= 1)) {
     throw new TypeError(`\`${option}.minRate\` must be a share of verified sends above 0 and at most 1, such as 0.1 (received ${describe(minRate)}).`);
   }
-  const windowSec = parseDuration(window, `${option}.window`);
-  if (windowSec < 1 || windowSec > 31 * 86400) throw new TypeError(`\`${option}.window\` must be from 1 second to 31 days (received ${windowSec} s).`);
-  return Object.freeze({ minSends, minRate, windowMs: Math.round(windowSec * 1000) });
+  return Object.freeze({ minSends, minRate, windowMs: windowMsOf(window, `${option}.window`) });
 }
