@@ -28,7 +28,7 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis, type Cluster } from 'ioredis';
+import { Redis, type Cluster, type ClusterOptions } from 'ioredis';
 import {
   createStepUp,
   MemoryStore,
@@ -46,7 +46,7 @@ import type { WebhookOptions } from '../../src/http/webhooks.js';
 import { startFakeTwilio, startFakeWhatsApp, type FakeTwilio, type FakeWhatsApp } from '../../src/testing/index.js';
 import { metaValidators } from './meta-spec.js';
 import { NO_LIMITS } from './no-limits.js';
-import { connectCluster, redisUrl, type ClusterNode } from './redis.js';
+import { clusterClientOptions, connectCluster, redisUrl, type ClusterNode } from './redis.js';
 import { createTwilioSpecValidators, type TwilioSpecValidators } from './twilio-spec.js';
 
 /** `'cluster'`: a RedisStore over an ioredis Cluster client on the suite's shared 3-primary Redis Cluster. */
@@ -58,6 +58,8 @@ export interface HarnessOptions {
   redisUrl?: string;
   /** For `store: 'cluster'`: another cluster than the suite's shared one (for a test that moves slots). */
   clusterNodes?: ClusterNode[];
+  /** Options merged over the README's Cluster client options (`store: 'cluster'` only). */
+  clusterClient?: Partial<ClusterOptions>;
   /**
    * `'failing'`: a single channel whose send always rejects (delivery_failed). `'providers'`:
    * `whatsappCloudChannel` (name 'whatsapp') then Twilio SMS ('sms'), the real clients against
@@ -231,7 +233,7 @@ export async function createHarnessCore(options: HarnessOptions): Promise<Harnes
     store = new RedisStore({ client: redis, prefix: `http-test:${randomBytes(6).toString('hex')}:` });
   } else if (options.store === 'cluster') {
     // The Cluster options the README recommends (scaleReads 'master', no offline queue).
-    redis = await connectCluster(options.clusterNodes);
+    redis = await connectCluster(options.clusterNodes, { ...clusterClientOptions(), ...options.clusterClient });
     store = new RedisStore({ client: redis, prefix: `http-test:${randomBytes(6).toString('hex')}:` });
   } else {
     store = new MemoryStore({ clock: clock.now });
