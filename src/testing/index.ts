@@ -17,3 +17,11 @@ export {
   type FakeWhatsAppValidator,
 } from './fake-whatsapp.js';
 export { startFakeMessageCentral, type FakeMessageCentral, type FakeMessageCentralOptions, type FakeMessageCentralRequest } from './fake-message-central.js';
+export {
+  challengeOwner,
+  challengeRecord,
+  describeStoreContract,
+  type StoreContractExpect,
+  type StoreContractHooks,
+  type StoreContractMatchers,
+} from './store-contract/index.js';
