@@ -37,7 +37,7 @@ function readTap(tap: string): { summary: Record<string, number>; passed: string
 }
 
 describe('the store contract under node --test', () => {
-  it('counts the suite\'s tests as vitest registers them, one store per test', () => {
+  it('registers its tests through the hooks it is given, under unique names, running none of them', () => {
     const names = registeredTests();
     expect(names.length).toBeGreaterThan(50);
     // Names stay unique, so that node's report below names each test once.
