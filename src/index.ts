@@ -18,7 +18,7 @@ export type {
   VerifyResult,
 } from './core/types.js';
 export { MemoryStore } from './stores/memory.js';
-export { RedisStore } from './stores/redis.js';
+export { RedisStore } from './stores/redis/store.js';
 export type { ChallengeStore } from './stores/store.js';
 export { ChannelError, type Channel } from './channels/channel.js';
 export { whatsappCloudChannel, type WhatsAppCloudChannelOptions } from './channels/whatsapp-cloud.js';

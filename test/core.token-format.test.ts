@@ -236,7 +236,7 @@ describe('R-K randomness and key separation', () => {
     const digests: string[] = [];
     const spy: ChallengeStore = {
       create: (record, ttl) => {
-        digests.push(record.digest);
+        digests.push(...record.digests);
         return inner.create(record, ttl);
       },
       admit: (record, ttl, admission) => admitInSteps(spy, record, ttl, admission),

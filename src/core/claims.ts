@@ -13,7 +13,7 @@ const ACR_PREFIX = 'urn:whatsapp-stepup:acr:oob-';
 export function claimsOf(config: StepUpConfig, record: VerifiedChallenge, kept: VerifyReceipt, policy: ResolvedPurpose, binding: string | undefined): StepUpClaims {
   // The first verify's time and token id: a retry's token is that verify's token again.
   const nowSec = Math.floor(kept.verifiedAt / 1000);
-  const otherFactors = record.otherFactors === '' ? [] : record.otherFactors.split(',');
+  const { otherFactors } = record;
   return {
     iss: config.tokens.issuer,
     aud: config.tokens.audience,
@@ -28,7 +28,7 @@ export function claimsOf(config: StepUpConfig, record: VerifiedChallenge, kept: 
     purpose: record.purpose,
     cid: record.id,
     chn: record.channel,
-    ...(record.txn === '' ? {} : { txn: record.txn }),
+    ...(record.txn === undefined ? {} : { txn: record.txn }),
     ...(binding === undefined ? {} : { sbh: hashBinding(config.peppers[0]!, binding) }),
   };
 }

@@ -74,9 +74,9 @@ export async function deliverCode(config: StepUpConfig, plan: DeliveryPlan, skip
         config.store.recordDelivery(record.id, {
           channel: channel.name,
           transport: channel.transport,
-          messageId,
+          ...(messageId === '' ? {} : { messageId }),
           sentAt: now,
-          ...(hosted ? { hostedId: `${channel.name}=${messageId}`, dropDigest: plan.digest } : {}),
+          ...(hosted ? { hostedId: messageId, dropDigest: plan.digest } : {}),
           keepEarlier: config.keepEarlierCodes,
           ...(messageId === '' ? {} : { messageFact: { key: factKeys.message(messageId), ttlMs: remainingMs } }),
         }),
@@ -120,9 +120,9 @@ function hasNext(config: StepUpConfig, channel: Channel, skip: ReadonlySet<strin
 const PAYMENT_LABEL = '#payment';
 
 /** What a payment message states, sealed like the number: a reader of the store sees no amount or payee. */
-export function sealPayment(keys: PepperKeys, challengeId: string, transaction: Transaction | undefined): string {
+export function sealPayment(keys: PepperKeys, challengeId: string, transaction: Transaction | undefined): string | undefined {
   const { amount, currency, payee } = transaction ?? {};
-  if (typeof amount !== 'string' || typeof currency !== 'string') return '';
+  if (typeof amount !== 'string' || typeof currency !== 'string') return undefined;
   const summary: PaymentSummary = { amount, currency, ...(typeof payee === 'string' ? { payee } : {}) };
   return sealText(keys, challengeId, JSON.stringify(summary), PAYMENT_LABEL);
 }

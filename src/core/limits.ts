@@ -12,8 +12,8 @@ export interface SendContext {
   phone: string;
   subject: string;
   ip: string | undefined;
-  /** The keyed hash of the challenge's binding, '' when unbound. */
-  session: string;
+  /** The keyed hash of the challenge's binding; absent when unbound. */
+  session: string | undefined;
   /** Calling code of the number, such as '34'. */
   country: string | undefined;
   purpose: string;

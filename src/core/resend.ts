@@ -57,7 +57,7 @@ export async function sendAgain(
       unavailableChannels(config, phone, region.country),
       // A user's resend counts against the send limits; the library's own fallback does not (the per-challenge cap bounds it).
       userAsked ? countSend(config, {
-        phone, subject: record.subject, ip: how.ip, session: record.bindingHash, country: region.callingCode, purpose: record.purpose, budget: budgetOf(config.purposes.get(record.purpose)),
+        phone, subject: record.subject, ip: how.ip, session: record.binding, country: region.callingCode, purpose: record.purpose, budget: budgetOf(config.purposes.get(record.purpose)),
       }, { challengeId, purpose: record.purpose }) : undefined,
     ]);
     if (userAsked) {

@@ -24,8 +24,7 @@ export async function start(config: StepUpConfig, input: StartInput): Promise<Ch
     throw stepUpError('invalid_request', {}, 'This purpose needs the transaction to approve, with its record\'s `transaction.id`.');
   }
   const transaction = input.transaction === undefined ? undefined : normalizeTransaction(input.transaction, { requireId: policy.requireTransaction });
-  const txn = transaction === undefined ? '' : hashTransaction(transaction);
-  const budget = budgetOf(policy);
+    const budget = budgetOf(policy);
   const phone = await acceptedPhone(config, input, subject, policy.name, budget);
   const locale = optionalText(input.locale, /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'locale') ?? 'en';
   const binding = optionalText(input.binding, /^[\s\S]{1,1024}$/, 'binding');
@@ -40,24 +39,26 @@ export async function start(config: StepUpConfig, input: StartInput): Promise<Ch
   const fixedCode = config.testNumbers.get(phone.e164);
   const code = fixedCode ?? generateCode(config.codeLength);
   const channel = config.channels[requested ?? 0]!;
+  const sealedPayment = sealPayment(pepper, id, transaction);
   const record: ChallengeRecord = {
-    id, subject, purpose: policy.name, txn, locale,
-    bindingHash: binding === undefined ? '' : hashBinding(pepper, binding),
+    id, subject, purpose: policy.name, locale,
+    ...(transaction === undefined ? {} : { txn: hashTransaction(transaction) }),
+    ...(binding === undefined ? {} : { binding: hashBinding(pepper, binding) }),
     channel: channel.name, transport: channel.transport,
-    digest: digestCode(pepper, id, code), hostedIds: '',
+    digests: [digestCode(pepper, id, code)], hosted: [],
     attempts: 0, maxAttempts: policy.maxAttempts, sends: 1, maxSends: config.sendsPerChallenge,
     createdAt: now, expiresAt: now + config.codeTtlMs, nextSendAt: now + config.sendCooldownsMs[0]!,
-    messageId: '', sentAt: 0, deliveryStatus: '',
+    sentAt: 0,
     sealedPhone: sealText(pepper, id, phone.e164), to: phone.masked,
-    sealedPayment: sealPayment(pepper, id, transaction),
-    otherFactors: otherFactors.join(','), testNumber: fixedCode !== undefined, locked: false,
+    ...(sealedPayment === undefined ? {} : { sealedPayment }),
+    otherFactors, testNumber: fixedCode !== undefined, locked: false,
   };
   const event = { challengeId: id, subject, purpose: policy.name, to: phone.masked, country: phone.country, ip: input.ip };
   const limited = { purpose: policy.name };
   // A test number sends nothing: no send counts, nothing to know of the number.
   const number = record.testNumber ? '' : numberName(config, phone.e164);
   const limits = record.testNumber ? undefined : sendLimits(config, {
-    phone: phone.e164, subject, ip: input.ip, session: record.bindingHash, country: phone.callingCode, purpose: policy.name, budget, names: { number, subject: subjectKey },
+    phone: phone.e164, subject, ip: input.ip, session: record.binding, country: phone.callingCode, purpose: policy.name, budget, names: { number, subject: subjectKey },
   });
   const factKey = record.testNumber ? undefined : numberFactKey(config, phone.e164, number);
   // One step of the store (one round trip on a standalone Redis): the send counters, the
@@ -87,7 +88,7 @@ export async function start(config: StepUpConfig, input: StartInput): Promise<Ch
   }
   let used;
   try {
-    used = await deliverCode(config, { record, phone: phone.e164, code, digest: record.digest, first: requested ?? 0, explicit: requested !== undefined }, skip);
+    used = await deliverCode(config, { record, phone: phone.e164, code, digest: record.digests[0]!, first: requested ?? 0, explicit: requested !== undefined }, skip);
   } catch (error) {
     await config.store.delete(id).catch(() => {});
     throw error;

@@ -93,15 +93,14 @@ async function verifyCode(
   const record = begun.record;
   // The digest kept with the receipt is the current pepper's: a retry computes the same one.
   const approved = { ...receipt, digest: digests[0]! };
-  const ours = record.digest.split(' ').some((stored) => stored !== '' && digests.some((digest) => safeEqual(digest, stored)));
+  const ours = record.digests.some((stored) => digests.some((digest) => safeEqual(digest, stored)));
   if (ours) return config.store.finishHostedCheck(challengeId, true, failures, approved);
   const verdicts: HostedVerdict[] = [];
   if (/^\d{4,10}$/.test(submitted)) {
-    for (const entry of record.hostedIds.split(' ').filter(Boolean)) {
-      const [name, verificationId] = entry.split('=') as [string, string];
-      const channel = hostedChannels.find((candidate) => candidate.name === name);
-      if (!channel || !verificationId) continue;
-      const verdict = await checkWithTimeout(channel, verificationId, submitted, config.sendTimeoutMs);
+    for (const send of record.hosted) {
+      const channel = hostedChannels.find((candidate) => candidate.name === send.channel);
+      if (!channel || !send.id) continue;
+      const verdict = await checkWithTimeout(channel, send.id, submitted, config.sendTimeoutMs);
       if (verdict === 'unavailable') throw stepUpError('delivery_failed', {}, 'The code could not be checked right now. Try again shortly.');
       if (verdict === 'approved') return config.store.finishHostedCheck(challengeId, true, failures, approved);
       verdicts.push(verdict);

@@ -8,7 +8,7 @@
  * import { admitInSteps, type ChallengeStore } from 'whatsapp-stepup/store';
  * class DynamoStore implements ChallengeStore { ... }
  */
-export { admitInSteps } from '../stores/store.js';
+export { admitInSteps } from '../stores/admit-in-steps.js';
 export type {
   Admission,
   AdmissionOutcome,
@@ -22,6 +22,7 @@ export type {
   DeliveryStatus,
   FailedChallenge,
   FailureLimit,
+  HostedSend,
   HostedCheckOutcome,
   LimitedHit,
   LockedOut,
@@ -34,4 +35,4 @@ export type {
   VerifyReceipt,
 } from '../stores/store.js';
 export type { MemoryStoreOptions } from '../stores/memory.js';
-export type { RedisClient, RedisStoreOptions } from '../stores/redis.js';
+export type { RedisClient, RedisStoreOptions } from '../stores/redis/store.js';

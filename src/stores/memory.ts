@@ -1,33 +1,16 @@
-import type {
-  ChallengeOwner,
-  ChallengeRecord,
-  ChallengeStore,
-  ClosedChallenge,
-  CounterHit,
-  CounterState,
-  DeliveryRecord,
-  DeliveryStatus,
-  FailedChallenge,
-  FailureLimit,
-  HostedCheckOutcome,
-  LockedOut,
-  ResendInput,
-  ResendOutcome,
-  StatusOutcome,
-  VerifiedOutcome,
-  VerifyOutcome,
-  VerifyReceipt,
+import { admitInSteps } from './admit-in-steps.js';
+import { ExpiringMap } from './expiring-map.js';
+import { SubjectFailures } from './memory-failures.js';
+import { cooldownAfter, verifiedPart } from './record-rules.js';
+import {
+  DUE_FALLBACKS_TTL_MS, type Admission, type AdmissionOutcome, type ChallengeOwner, type ChallengeRecord, type ChallengeStore, type ClosedChallenge, type CounterHit, type CounterState,
+  type DeliveryRecord, type DeliveryStatus, type FailedChallenge, type FailureLimit, type HostedCheckOutcome, type ResendInput, type ResendOutcome, type StatusOutcome,
+  type VerifiedOutcome, type VerifyOutcome, type VerifyReceipt,
 } from './store.js';
-import { admitInSteps, cooldownAfter, DUE_FALLBACKS_TTL_MS, verifiedPart, type Admission, type AdmissionOutcome } from './store.js';
 
 export interface MemoryStoreOptions {
   /** Clock in milliseconds for key expiry; share the one given to `createStepUp` in tests. */
   clock?: () => number;
-}
-
-interface Entry<T> {
-  value: T;
-  expiresAt: number;
 }
 
 /** A challenge as this store keeps it: once consumed, with the receipt of the verify that did. */
@@ -45,12 +28,11 @@ const STATUS_RANK: Record<string, number> = { '': 0, sent: 1, delivered: 2, read
 export class MemoryStore implements ChallengeStore {
   readonly ephemeral = true;
   readonly #clock: () => number;
-  readonly #challenges = new Map<string, Entry<StoredChallenge>>();
-  readonly #used = new Map<string, Entry<true>>();
-  readonly #facts = new Map<string, Entry<string>>();
-  readonly #counters = new Map<string, Entry<number>>();
-  /** Each subject's wrong codes: the count and the end of the window that began with the first. */
-  readonly #failures = new Map<string, { count: number; ends: number }>();
+  readonly #challenges = new ExpiringMap<StoredChallenge>(() => this.#clock());
+  readonly #used = new ExpiringMap<true>(() => this.#clock());
+  readonly #facts = new ExpiringMap<string>(() => this.#clock());
+  readonly #counters = new ExpiringMap<number>(() => this.#clock());
+  readonly #failures = new SubjectFailures();
   readonly #due = new Map<string, number>();
   /** The due set's expiry, as the RedisStore's key TTL. */
   #dueExpiresAt = 0;
@@ -66,7 +48,7 @@ export class MemoryStore implements ChallengeStore {
   // One process: the failure record needs no keeping alive beside the challenges.
   async create(record: ChallengeRecord, ttlMs: number): Promise<void> {
     this.#tick();
-    this.#challenges.set(record.id, { value: { ...record }, expiresAt: this.#clock() + ttlMs });
+    this.#challenges.set(record.id, copyOf(record), ttlMs);
   }
 
   admit(record: ChallengeRecord, ttlMs: number, admission: Admission): Promise<AdmissionOutcome> {
@@ -76,10 +58,10 @@ export class MemoryStore implements ChallengeStore {
   async verify(id: string, owner: ChallengeOwner, digests: string[], failures?: FailureLimit, receipt?: VerifyReceipt): Promise<VerifyOutcome> {
     const found = this.#openForVerify(id, owner, digests);
     if ('status' in found) return found;
-    const held = this.#lockedOut(failures);
+    const held = this.#failures.lockedOut(failures);
     if (held) return held;
     const record = found;
-    const matched = record.digest.split(' ').find((stored) => stored !== '' && digests.includes(stored));
+    const matched = record.digests.find((stored) => digests.includes(stored));
     if (matched) return this.#consume(id, record, matched, receipt ?? { jti: '', verifiedAt: owner.now }, owner.now, failures);
     record.attempts += 1;
     return this.#afterFailure(record, failures);
@@ -88,15 +70,15 @@ export class MemoryStore implements ChallengeStore {
   async beginHostedCheck(id: string, owner: ChallengeOwner, failures?: FailureLimit, digests: string[] = []): Promise<HostedCheckOutcome> {
     const found = this.#openForVerify(id, owner, digests);
     if ('status' in found) return found;
-    const held = this.#lockedOut(failures);
+    const held = this.#failures.lockedOut(failures);
     if (held) return held;
     if (found.attempts >= found.maxAttempts) return { status: 'locked' };
     found.attempts += 1;
-    return { status: 'check', record: { ...found } };
+    return { status: 'check', record: copyOf(found) };
   }
 
   async finishHostedCheck(id: string, approved: boolean, failures?: FailureLimit, receipt?: VerifyReceipt & { digest: string }): Promise<VerifyOutcome> {
-    const record = this.#live(this.#challenges, id);
+    const record = this.#challenges.get(id);
     if (!record) return { status: 'not_found' };
     // A concurrent check consumed it first: an approved code gets that check's token back.
     if (record.receipt) return approved ? repeatedOf(record) : { status: 'not_found' };
@@ -111,8 +93,7 @@ export class MemoryStore implements ChallengeStore {
 
   // One process holds every record: the slot tag that places a Redis key has no use here.
   async readFailures(_slotTag: string, failures: FailureLimit): Promise<CounterState> {
-    const count = this.#failureCount(failures);
-    return count === 0 ? { count: 0, resetInMs: 0 } : { count, resetInMs: this.#failures.get(failures.key)!.ends - failures.now };
+    return this.#failures.state(failures);
   }
 
   async reserveResend(id: string, owner: ChallengeOwner, input: ResendInput): Promise<ResendOutcome> {
@@ -122,22 +103,23 @@ export class MemoryStore implements ChallengeStore {
     if (record.sends >= record.maxSends) return { status: 'exhausted', retryAfterMs: record.expiresAt - owner.now };
     if (owner.subject !== '' && owner.now < record.nextSendAt) return { status: 'cooldown', retryAfterMs: record.nextSendAt - owner.now };
     // A test number's fixed code stays valid: nothing is ever sent to it.
-    record.digest = (input.keepEarlier || record.testNumber) && record.digest !== '' ? `${record.digest} ${input.digest}` : input.digest;
+    record.digests = input.keepEarlier || record.testNumber ? [...record.digests, input.digest] : [input.digest];
     record.sends += 1;
     record.nextSendAt = owner.now + cooldownAfter(input.cooldownMs, record.sends);
-    return { status: 'ok', record: { ...record } };
+    return { status: 'ok', record: copyOf(record) };
   }
 
   async recordDelivery(id: string, delivery: DeliveryRecord): Promise<void> {
-    const record = this.#live(this.#challenges, id);
+    const record = this.#challenges.get(id);
     if (!record || record.receipt) return;
     if (delivery.messageFact) this.#putFact(delivery.messageFact.key, id, delivery.messageFact.ttlMs);
-    Object.assign(record, { channel: delivery.channel, transport: delivery.transport, messageId: delivery.messageId, sentAt: delivery.sentAt, deliveryStatus: '' });
-    if (delivery.hostedId) {
-      record.digest = withoutDigest(record.digest, delivery.dropDigest);
-      record.hostedIds = delivery.keepEarlier && record.hostedIds !== '' ? `${record.hostedIds} ${delivery.hostedId}` : delivery.hostedId;
+    Object.assign(record, { channel: delivery.channel, transport: delivery.transport, messageId: delivery.messageId, sentAt: delivery.sentAt, deliveryStatus: undefined });
+    if (delivery.hostedId !== undefined) {
+      record.digests = record.digests.filter((stored) => stored !== delivery.dropDigest);
+      const send = { channel: delivery.channel, id: delivery.hostedId };
+      record.hosted = delivery.keepEarlier ? [...record.hosted, send] : [send];
     } else if (!delivery.keepEarlier) {
-      record.hostedIds = '';
+      record.hosted = [];
     }
   }
 
@@ -145,35 +127,33 @@ export class MemoryStore implements ChallengeStore {
     this.#tick();
     const now = this.#clock();
     return hits.map(({ key, windowMs }) => {
-      const count = this.#live(this.#counters, key);
-      const entry = count === undefined
-        ? { value: 1, expiresAt: now + Math.max(1, Math.ceil(windowMs)) }
-        : { value: count + 1, expiresAt: this.#counters.get(key)!.expiresAt };
-      this.#counters.set(key, entry);
-      return { count: entry.value, resetInMs: entry.expiresAt - now };
+      const count = (this.#counters.get(key) ?? 0) + 1;
+      const expiresAt = this.#counters.expiresAt(key) ?? now + Math.max(1, Math.ceil(windowMs));
+      this.#counters.setUntil(key, count, expiresAt);
+      return { count, resetInMs: expiresAt - now };
     });
   }
 
   async readHits(keys: string[]): Promise<CounterState[]> {
     const now = this.#clock();
     return keys.map((key) => {
-      const count = this.#live(this.#counters, key);
-      return count === undefined ? { count: 0, resetInMs: 0 } : { count, resetInMs: this.#counters.get(key)!.expiresAt - now };
+      const count = this.#counters.get(key);
+      return count === undefined ? { count: 0, resetInMs: 0 } : { count, resetInMs: this.#counters.expiresAt(key)! - now };
     });
   }
 
   async discardCode(id: string, digest: string): Promise<void> {
-    const record = this.#live(this.#challenges, id);
-    if (record && !record.receipt) record.digest = withoutDigest(record.digest, digest);
+    const record = this.#challenges.get(id);
+    if (record && !record.receipt) record.digests = record.digests.filter((stored) => stored !== digest);
   }
 
   async applyStatus(id: string, messageId: string, status: DeliveryStatus): Promise<StatusOutcome> {
-    const record = this.#live(this.#challenges, id);
+    const record = this.#challenges.get(id);
     if (!record || record.receipt) return { status: 'gone' };
     if (record.messageId !== messageId) return { status: 'stale' };
-    const current = record.deliveryStatus;
+    const current = record.deliveryStatus ?? '';
     if (current === 'failed') return { status: 'ignored' };
-    const snapshot = { ...record };
+    const snapshot = copyOf(record);
     if (status === 'failed') {
       if ((STATUS_RANK[current] ?? 0) >= 2) return { status: 'ignored' };
       record.deliveryStatus = 'failed';
@@ -190,8 +170,8 @@ export class MemoryStore implements ChallengeStore {
 
   async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
     this.#tick();
-    if (this.#live(this.#used, key)) return false;
-    this.#used.set(key, { value: true, expiresAt: this.#clock() + ttlMs });
+    if (this.#used.get(key)) return false;
+    this.#used.set(key, true, ttlMs);
     return true;
   }
 
@@ -201,11 +181,11 @@ export class MemoryStore implements ChallengeStore {
 
   #putFact(key: string, value: string, ttlMs: number): void {
     this.#tick();
-    this.#facts.set(key, { value, expiresAt: this.#clock() + ttlMs });
+    this.#facts.set(key, value, ttlMs);
   }
 
   async getFact(key: string): Promise<string | undefined> {
-    return this.#live(this.#facts, key);
+    return this.#facts.get(key);
   }
 
   async scheduleFallback(id: string, dueAt: number): Promise<void> {
@@ -237,16 +217,16 @@ export class MemoryStore implements ChallengeStore {
   #openForVerify(id: string, owner: ChallengeOwner, digests: string[]): StoredChallenge | ClosedChallenge | VerifiedOutcome {
     const record = this.#owned(id, owner);
     if ('status' in record) return record;
-    if (record.receipt) return owner.now < record.expiresAt && digests.includes(record.digest) ? repeatedOf(record) : { status: 'not_found' };
+    if (record.receipt) return owner.now < record.expiresAt && record.digests.some((kept) => digests.includes(kept)) ? repeatedOf(record) : { status: 'not_found' };
     return this.#usable(record, owner);
   }
 
   #owned(id: string, owner: ChallengeOwner): StoredChallenge | ClosedChallenge {
-    const record = this.#live(this.#challenges, id);
+    const record = this.#challenges.get(id);
     if (!record) return { status: 'not_found' };
     if (owner.subject !== '') {
       if (record.subject !== owner.subject) return { status: 'not_found' };
-      if (record.bindingHash !== '' && !owner.bindingHashes.includes(record.bindingHash)) return { status: 'not_found' };
+      if (record.binding !== undefined && !owner.bindingHashes.includes(record.binding)) return { status: 'not_found' };
     }
     return record;
   }
@@ -254,7 +234,7 @@ export class MemoryStore implements ChallengeStore {
   #usable(record: StoredChallenge, owner: ChallengeOwner): StoredChallenge | ClosedChallenge {
     if (record.locked) return { status: 'locked' };
     if (owner.now >= record.expiresAt) {
-      record.digest = '';
+      record.digests = [];
       return { status: 'expired' };
     }
     return record;
@@ -265,10 +245,10 @@ export class MemoryStore implements ChallengeStore {
    * receipt) and lives no longer than its code would have.
    */
   #consume(id: string, record: StoredChallenge, digest: string, receipt: VerifyReceipt, now: number, failures: FailureLimit | undefined): VerifiedOutcome {
-    Object.assign(record, { digest, receipt: { ...receipt }, sealedPhone: '', sealedPayment: '', hostedIds: '' });
+    Object.assign(record, { digests: digest === '' ? [] : [digest], receipt: { ...receipt }, sealedPhone: '', sealedPayment: undefined, hosted: [] });
     // `now` is the caller's clock, the entry's expiry this store's: what is left of the challenge's life, on this store's clock.
-    this.#challenges.get(id)!.expiresAt = this.#clock() + Math.max(1, record.expiresAt - now);
-    this.#clearFailures(failures);
+    this.#challenges.setUntil(id, record, this.#clock() + Math.max(1, record.expiresAt - now));
+    this.#failures.clear(failures);
     return { status: 'ok', record: verifiedPart(record), receipt: { ...receipt }, repeated: false };
   }
 
@@ -276,54 +256,23 @@ export class MemoryStore implements ChallengeStore {
     if (this.#due.size > 0 && this.#dueExpiresAt <= this.#clock()) this.#due.clear();
   }
 
-  // The Lua SUBJECT_FAILURES, with the same window: it starts at the first failure after a clear.
-  #failureCount(failures: FailureLimit): number {
-    const record = this.#failures.get(failures.key);
-    return record && failures.now < record.ends ? record.count : 0;
-  }
-
-  #lockedOut(failures: FailureLimit | undefined): LockedOut | undefined {
-    if (!failures || failures.max === 0 || this.#failureCount(failures) < failures.max) return undefined;
-    return { status: 'locked_out', retryAfterMs: this.#failures.get(failures.key)!.ends - failures.now };
-  }
-
-  #clearFailures(failures: FailureLimit | undefined): void {
-    if (failures && failures.max > 0) this.#failures.delete(failures.key);
-  }
-
   #afterFailure(record: ChallengeRecord, failures: FailureLimit | undefined): VerifyOutcome {
-    if (failures && failures.max > 0) {
-      const count = this.#failureCount(failures);
-      const ends = count === 0 ? failures.now + failures.windowMs : this.#failures.get(failures.key)!.ends;
-      this.#failures.set(failures.key, { count: count + 1, ends });
-    }
+    this.#failures.add(failures);
     const about: FailedChallenge = { ...(record.testNumber ? { testNumber: true } : {}), purpose: record.purpose, channel: record.channel };
     if (record.attempts >= record.maxAttempts) {
       record.locked = true;
-      record.digest = '';
+      record.digests = [];
       return { status: 'locked_now', ...about };
     }
     return { status: 'invalid', attemptsLeft: record.maxAttempts - record.attempts, ...about };
-  }
-
-  #live<T>(map: Map<string, Entry<T>>, key: string): T | undefined {
-    const entry = map.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= this.#clock()) {
-      map.delete(key);
-      return undefined;
-    }
-    return entry.value;
   }
 
   // Expired entries are dropped when read; a periodic sweep bounds what is never read again.
   #tick(): void {
     if (++this.#operations % SWEEP_EVERY !== 0) return;
     const now = this.#clock();
-    for (const map of [this.#challenges, this.#used, this.#facts, this.#counters] as Map<string, Entry<unknown>>[]) {
-      for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
-    }
-    for (const [key, record] of this.#failures) if (record.ends <= now) this.#failures.delete(key);
+    for (const map of [this.#challenges, this.#used, this.#facts, this.#counters]) map.sweep(now);
+    this.#failures.sweep(now);
   }
 }
 
@@ -331,7 +280,7 @@ function repeatedOf(record: StoredChallenge): VerifiedOutcome {
   return { status: 'ok', record: verifiedPart(record), receipt: { ...record.receipt! }, repeated: true };
 }
 
-/** The space-separated live digests without `digest` (the Lua scripts' drop_digest). */
-function withoutDigest(digests: string, digest: string | undefined): string {
-  return digests.split(' ').filter((stored) => stored !== '' && stored !== digest).join(' ');
+/** A record that shares no array with the one it copies: the caller's and the store's stay apart. */
+function copyOf<T extends ChallengeRecord>(record: T): T {
+  return { ...record, digests: [...record.digests], hosted: record.hosted.map((send) => ({ ...send })), otherFactors: [...record.otherFactors] };
 }

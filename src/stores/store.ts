@@ -1,57 +1,11 @@
-import type { Transport } from '../channels/channel.js';
+import type {
+  Admission, ChallengeOwner, ChallengeRecord, CounterHit, CounterState, DeliveryRecord, DeliveryStatus, FailureLimit, ResendInput, VerifiedChallenge, VerifyReceipt,
+} from './records.js';
 
-/**
- * A challenge as the store keeps it. It holds no code (only keyed digests) and no
- * phone number in clear (only a sealed copy, for resends and fallbacks).
- */
-export interface ChallengeRecord {
-  id: string;
-  subject: string;
-  purpose: string;
-  /** Keyed hash of the session binding, or '' when unbound. */
-  bindingHash: string;
-  /** Hash of the bound transaction, or '' when none. */
-  txn: string;
-  /** Channel of the last send, and its transport. */
-  channel: string;
-  transport: Transport;
-  /** Space-separated `pepperId:hex` digests of the live codes; '' once expired or locked, or for hosted channels. */
-  digest: string;
-  /** Space-separated `channel=verificationId` of hosted sends, whose provider checks the code. */
-  hostedIds: string;
-  attempts: number;
-  maxAttempts: number;
-  sends: number;
-  maxSends: number;
-  /** Epoch milliseconds. */
-  createdAt: number;
-  expiresAt: number;
-  nextSendAt: number;
-  /** The provider's id of the last message, its send time (ms) and its delivery status ('' until one arrives). */
-  messageId: string;
-  sentAt: number;
-  deliveryStatus: string;
-  /** AES-GCM sealed E.164 number. */
-  sealedPhone: string;
-  /** AES-GCM sealed `{ amount, currency, payee }` that payment messages state, or '' when none. */
-  sealedPayment: string;
-  /** Masked number, for views and events. */
-  to: string;
-  locale: string;
-  /** Factors checked before this challenge in the same event, comma separated (for `amr`). */
-  otherFactors: string;
-  /** A configured test number: nothing is sent, a fixed code is accepted. */
-  testNumber: boolean;
-  locked: boolean;
-}
-
-/** Who may touch a challenge: its subject, from the session it is bound to. */
-export interface ChallengeOwner {
-  subject: string;
-  /** Keyed hashes of the caller's binding, one per live pepper; empty when the caller has none. */
-  bindingHashes: string[];
-  now: number;
-}
+/** The records a store keeps and the inputs its methods take. */
+export type {
+  Admission, ChallengeOwner, ChallengeRecord, CounterHit, CounterState, DeliveryRecord, DeliveryStatus, FailureLimit, HostedSend, LimitedHit, ResendInput, VerifiedChallenge, VerifyReceipt,
+} from './records.js';
 
 /**
  * How long the shared set of due fallbacks outlives its last schedule. Every entry falls due
@@ -78,22 +32,6 @@ export function slotTagOf(id: string): string {
   return id.slice(0, SLOT_TAG_LENGTH);
 }
 
-/**
- * A subject's wrong codes across all of its challenges (R-D2), counted by the same atomic
- * step that checks a code: at `max` nothing verifies until the window ends; a right code
- * clears the count. The store keeps it in the slot of the subject's challenges.
- */
-export interface FailureLimit {
-  /** The counter's name: a keyed hash of the subject, never the subject itself (R-J12). */
-  key: string;
-  /** 0: nothing is counted or refused (the record is still kept beside the challenges). */
-  max: number;
-  /** The window starts at the first failure after a clear. */
-  windowMs: number;
-  /** The caller's clock (ms). */
-  now: number;
-}
-
 /** What a wrong code's outcome tells of its challenge. A store may leave `purpose` and `channel` out. */
 export interface FailedChallenge {
   testNumber?: boolean;
@@ -104,27 +42,6 @@ export interface FailedChallenge {
 
 /** The subject is past its limit of wrong codes; nothing was compared or counted. */
 export type LockedOut = { status: 'locked_out'; retryAfterMs: number };
-
-/** What a consumed challenge still has to say: the token's claims and the events need no more (nor a store to send more). */
-export type VerifiedChallenge = Pick<ChallengeRecord, 'id' | 'subject' | 'purpose' | 'txn' | 'channel' | 'transport' | 'to' | 'otherFactors' | 'testNumber'>;
-
-/** The {@link VerifiedChallenge} of a full record. */
-export function verifiedPart(record: ChallengeRecord): VerifiedChallenge {
-  const { id, subject, purpose, txn, channel, transport, to, otherFactors, testNumber } = record;
-  return { id, subject, purpose, txn, channel, transport, to, otherFactors, testNumber };
-}
-
-/**
- * What the verify that consumed a challenge leaves in it: a retry of the same right code by the
- * same owner, while the challenge lives, gets the same token back (its answer may have been
- * lost to a timeout after the store had consumed the challenge).
- */
-export interface VerifyReceipt {
-  /** The token id issued for the challenge: a one-time guard accepts it once, however often it is issued. */
-  jti: string;
-  /** Epoch ms of the verify that consumed it: the token's `iat` and `auth_time`. */
-  verifiedAt: number;
-}
 
 /** A right code's outcome: the receipt is the first verify's; `repeated` when this one came after it. */
 export type VerifiedOutcome = { status: 'ok'; record: VerifiedChallenge; receipt: VerifyReceipt; repeated: boolean };
@@ -147,69 +64,6 @@ export type ResendOutcome =
   | { status: 'cooldown'; retryAfterMs: number }
   | ClosedChallenge;
 
-export interface ResendInput {
-  /** Digest of the new code ('' for a hosted channel). */
-  digest: string;
-  /**
-   * Wait after this send before the next one. A list grows with the sends: after the n-th
-   * send of the challenge the wait is the n-th entry, the last one repeating.
-   */
-  cooldownMs: number | readonly number[];
-  /** Keep earlier codes valid beside the new one (otherwise the new code replaces them). */
-  keepEarlier: boolean;
-}
-
-export interface DeliveryRecord {
-  channel: string;
-  transport: Transport;
-  messageId: string;
-  sentAt: number;
-  /** `channel=verificationId` for hosted channels, whose provider made the code. */
-  hostedId?: string;
-  /** With `hostedId`: the digest of our own code, which was never sent and must not stay valid. */
-  dropDigest?: string;
-  /** Keep earlier hosted ids valid beside this one (otherwise this send's code replaces them). */
-  keepEarlier: boolean;
-  /**
-   * The message's fact, written with the record: `key` names the message id, the value is
-   * the challenge id, so that a webhook finds the challenge. Only while the challenge exists
-   * (a store may still write it when the challenge is gone: it then names nothing).
-   */
-  messageFact?: { key: string; ttlMs: number };
-}
-
-export type DeliveryStatus = 'sent' | 'delivered' | 'read' | 'failed';
-
-/** The wait after the `sends`-th send (1-based) of a challenge. */
-export function cooldownAfter(cooldownMs: number | readonly number[], sends: number): number {
-  if (typeof cooldownMs === 'number') return cooldownMs;
-  return cooldownMs[Math.min(sends, cooldownMs.length) - 1] ?? 0;
-}
-
-/** A counter of events in a fixed window that starts with its first event. */
-export interface CounterHit {
-  key: string;
-  windowMs: number;
-}
-
-/** A counter a start moves; with `max` (1 or more), a count past it refuses the start. */
-export interface LimitedHit extends CounterHit {
-  max?: number;
-}
-
-/**
- * What a new challenge must pass before it is stored (R-I1): its send counters, all
- * counted, and its subject's wrong codes. With them the store reads what the start needs
- * to know (counters read without counting, facts).
- */
-export interface Admission {
-  hits: LimitedHit[];
-  reads: string[];
-  facts: string[];
-  /** The subject's wrong codes: at `max` (when not 0) the challenge is not stored. */
-  failures: FailureLimit;
-}
-
 export interface AdmissionOutcome {
   /** False when a hit passed its `max` or the subject is at its failure limit: nothing was stored. */
   created: boolean;
@@ -218,38 +72,6 @@ export interface AdmissionOutcome {
   reads: CounterState[];
   facts: (string | undefined)[];
   failures: CounterState;
-}
-
-const NO_COUNT: CounterState = { count: 0, resetInMs: 0 };
-
-/** Whether counted hits and the subject's failures let a challenge be stored. */
-function admits(admission: Admission, hits: readonly CounterState[], failed: CounterState): boolean {
-  const { max } = admission.failures;
-  return (max === 0 || failed.count < max) && admission.hits.every((hit, index) => !hit.max || hits[index]!.count <= hit.max);
-}
-
-/**
- * {@link ChallengeStore.admit} from the store's other methods: the counters, the failure
- * count and the facts together, then the challenge. For a store that cannot do it in one step.
- */
-export async function admitInSteps(store: ChallengeStore, record: ChallengeRecord, ttlMs: number, admission: Admission): Promise<AdmissionOutcome> {
-  const { failures } = admission;
-  const [failed, hits, reads, facts] = await Promise.all([
-    failures.max === 0 ? NO_COUNT : store.readFailures(slotTagOf(record.id), failures),
-    admission.hits.length === 0 ? [] : store.countHits(admission.hits),
-    admission.reads.length === 0 ? [] : store.readHits(admission.reads),
-    Promise.all(admission.facts.map((key) => store.getFact(key))),
-  ]);
-  const created = admits(admission, hits, failed);
-  if (created) await store.create(record, ttlMs, failures);
-  return { created, hits, reads, facts, failures: failed };
-}
-
-export interface CounterState {
-  /** Events in the current window (0 when none). */
-  count: number;
-  /** Milliseconds until the window ends (0 when none is running). */
-  resetInMs: number;
 }
 
 export type StatusOutcome =

@@ -1,6 +1,7 @@
 import { durationOr, parseDuration } from '../../lib/duration.js';
 import { booleanOr, describe, integerIn, requireOptions } from '../../lib/validate.js';
 import { createEventSink } from '../event-sink.js';
+import { failingClosed } from '../fail-closed.js';
 import { operatorLogger, resolveLogger } from '../logger.js';
 import { resolveMetrics } from '../metrics.js';
 import type { StepUpConfig } from '../config.js';
@@ -109,7 +110,7 @@ function resolveStore(options: StepUpOptions): ChallengeStore {
       'A MemoryStore was given with NODE_ENV=production: it forgets challenges on restart and is not shared between processes. Use new RedisStore({ client }), or pass allowMemoryStoreInProduction: true if you really run one process.',
     );
   }
-  return store;
+  return failingClosed(store);
 }
 
 function resolveChannels(options: StepUpOptions): Channel[] {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { verifiedPart, type ChallengeOwner, type ChallengeRecord, type VerifiedOutcome, type VerifyReceipt } from '../../stores/store.js';
+import { verifiedPart } from '../../stores/record-rules.js';
+import type { ChallengeOwner, ChallengeRecord, VerifiedOutcome, VerifyReceipt } from '../../stores/store.js';
 
 /** The suite's clock (epoch ms): records are created at it, owners act a second later. */
 export const T0 = 1_900_000_000_000;
