@@ -3,7 +3,7 @@
 // no one-time token passes. Only stateless checks of multi-use tokens may still succeed.
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisStore, StepUpUnavailableError, type StepUpError } from '../src/index.js';
+import { MemoryStore, OutboxChannel, RedisStore, StepUpUnavailableError, type StepUpError } from '../src/index.js';
 import { issueToken, makeStepUp, PAYMENT, PHONE, rejection, startChallenge, SUBJECT } from './core.fixtures.js';
 import { startRedis } from './support/redis.js';
 import { FAIL_FAST, privateRedisServers } from './support/private-redis.js';
@@ -88,5 +88,42 @@ describe('R-J7 fail closed with Redis stopped', () => {
     // (core.lost-verify-answer.test.ts); nothing else passes.
     expect(harness.events.filter((event) => event.type === 'verify.succeeded')).toHaveLength(0);
     expect((await rejection(harness.stepup.verify(live.challengeId, '000000' === live.code ? '111111' : '000000', { subject: SUBJECT }))).code).toBe('challenge_not_found');
+  });
+});
+
+describe('a store of your own that fails', () => {
+  /** A MemoryStore whose `name` method throws or rejects with a plain Error, as a store someone wrote might. */
+  function breaking(name: 'verify' | 'recordDelivery' | 'admit', how: 'throws' | 'rejects'): MemoryStore {
+    const store = new MemoryStore();
+    Object.defineProperty(store, name, {
+      value: () => {
+        const error = new Error('connection to db-7.internal refused');
+        if (how === 'throws') throw error;
+        return Promise.reject(error);
+      },
+    });
+    return store;
+  }
+
+  it('a plain error thrown or rejected by any method is store_unavailable (503), its message kept only as the cause', async () => {
+    for (const how of ['throws', 'rejects'] as const) {
+      const harness = makeStepUp({ store: breaking('verify', how) });
+      const live = await startChallenge(harness);
+      const { error } = await timed(harness.stepup.verify(live.challengeId, live.code, { subject: SUBJECT }));
+      expectUnavailable({ error, ms: 0 });
+      expect(error.message, how).not.toMatch(/db-7/);
+      expect((error.cause as Error).message, how).toBe('connection to db-7.internal refused');
+      expectUnavailable(await timed(makeStepUp({ store: breaking('admit', how) }).stepup.start({ subject: SUBJECT, phone: PHONE, purpose: 'login' })));
+    }
+  });
+
+  it('a store that fails to record a message a provider took is store_unavailable, not a channel failure: no fallback sends a second code', async () => {
+    const whatsapp = new OutboxChannel({ name: 'whatsapp', transport: 'whatsapp' });
+    const sms = new OutboxChannel({ name: 'sms', transport: 'sms' });
+    const harness = makeStepUp({ store: breaking('recordDelivery', 'rejects'), channels: [whatsapp, sms] });
+    expectUnavailable(await timed(harness.stepup.start({ subject: SUBJECT, phone: PHONE, purpose: 'login' })));
+    expect(whatsapp.messages()).toHaveLength(1);
+    expect(sms.messages()).toHaveLength(0);
+    expect(harness.events.map(({ type }) => type)).not.toContain('delivery.fallback');
   });
 });
