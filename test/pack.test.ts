@@ -396,7 +396,8 @@ for (const { name, majors } of CONSUMERS) describe(`packed tarball beside ${name
     expect(ours).toEqual([]);
     const result = lastJson(run(process.execPath, ['out/app.js'], consumer, { REDIS_URL: redisUrl() }));
     expect(result).toEqual({ sub: 'u1', cid: true, apps: true, ...majors });
-  });
+    // tsc over the app with every declaration checked takes 15-30 s on a 2-core machine.
+  }, STEP_TIMEOUT_MS);
 
   it('recognizes errors across the ESM and CommonJS copies of the core', () => {
     const result = lastJson(run(process.execPath, ['--input-type=module', '-e', MIXED_PROBE], consumer));

@@ -24,7 +24,7 @@ export async function start(config: StepUpConfig, input: StartInput): Promise<Ch
     throw stepUpError('invalid_request', {}, 'This purpose needs the transaction to approve, with its record\'s `transaction.id`.');
   }
   const transaction = input.transaction === undefined ? undefined : normalizeTransaction(input.transaction, { requireId: policy.requireTransaction });
-    const budget = budgetOf(policy);
+  const budget = budgetOf(policy);
   const phone = await acceptedPhone(config, input, subject, policy.name, budget);
   const locale = optionalText(input.locale, /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'locale') ?? 'en';
   const binding = optionalText(input.binding, /^[\s\S]{1,1024}$/, 'binding');

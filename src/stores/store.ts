@@ -84,6 +84,8 @@ export type StatusOutcome =
  * Persistence for challenges, one-time token ids and delivery bookkeeping. Every method
  * that changes a challenge does all of its checks and its change in one atomic step:
  * that is what makes a code single-use and the attempt count exact under concurrency.
+ * A method that cannot do its work rejects, with any error: the service answers
+ * `store_unavailable` (503) for every rejection and keeps only the error's message.
  */
 export interface ChallengeStore {
   /** True for stores that lose state on restart and are not shared between processes. */
