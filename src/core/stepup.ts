@@ -51,11 +51,17 @@ const FALLBACK_POLL_MS = 1000;
  * and returns the step-up service.
  *
  * @example
+ * import { Redis } from 'ioredis';
+ * import { createStepUp, OutboxChannel, RedisStore } from 'whatsapp-stepup';
+ *
+ * // The store needs bounded waits and no blind resend of a script after a reconnect.
+ * const redis = new Redis(process.env.REDIS_URL!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false });
  * const stepup = createStepUp({
- *   store: new RedisStore({ client: new Redis(process.env.REDIS_URL) }),
+ *   store: new RedisStore({ client: redis }),
+ *   // Development: codes show in the outbox. In production, whatsappCloudChannel({ ... }) and an SMS fallback.
  *   channels: [new OutboxChannel()],
- *   tokens: { issuer: 'https://app.example.com', audience: 'https://app.example.com', secret: process.env.STEPUP_SECRET },
- *   pepper: process.env.STEPUP_PEPPER,
+ *   tokens: { issuer: 'https://app.example.com', audience: 'https://app.example.com', secret: process.env.STEPUP_SECRET! },
+ *   pepper: process.env.STEPUP_PEPPER!,
  * });
  */
 export function createStepUp(options: StepUpOptions): StepUp {

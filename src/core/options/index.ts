@@ -103,7 +103,7 @@ function resolveStore(options: StepUpOptions): ChallengeStore {
   const store = options.store;
   const methods = ['create', 'verify', 'reserveResend', 'recordDelivery', 'delete', 'consumeOnce'] as const;
   if (!store || typeof store !== 'object' || methods.some((method) => typeof store[method] !== 'function')) {
-    throw new TypeError('`store` is required: new RedisStore({ client: new Redis(url) }) in production, or new MemoryStore() for development.');
+    throw new TypeError('`store` is required: new RedisStore({ client: new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false }) }) in production, or new MemoryStore() for development.');
   }
   if (store.ephemeral && process.env.NODE_ENV === 'production' && options.allowMemoryStoreInProduction !== true) {
     throw new TypeError(

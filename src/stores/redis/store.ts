@@ -58,12 +58,12 @@ export class RedisStore implements ChallengeStore {
 
   constructor(options: RedisStoreOptions) {
     if (!options || typeof options !== 'object') {
-      throw new TypeError('RedisStore needs options: new RedisStore({ client: new Redis(url) }).');
+      throw new TypeError('RedisStore needs options: new RedisStore({ client: new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false }) }).');
     }
     const { client, prefix = 'stepup:', timeoutMs = 1000, waitForReplicas, ...unknown } = options;
     rejectUnknown(unknown, ['client', 'prefix', 'timeoutMs', 'waitForReplicas'], 'RedisStore');
     if (!client || typeof (client as { defineCommand?: unknown }).defineCommand !== 'function') {
-      throw new TypeError('`client` must be an ioredis client or Cluster: new RedisStore({ client: new Redis(url) }).');
+      throw new TypeError('`client` must be an ioredis client or Cluster: new RedisStore({ client: new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false }) }).');
     }
     if (typeof prefix !== 'string' || /[{}]/.test(prefix) || prefix.length > 64) {
       throw new TypeError(`\`prefix\` must be a string of at most 64 characters without '{' or '}' (received ${describe(prefix)}); braces would change the Cluster hash tag.`);
