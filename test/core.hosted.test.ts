@@ -1,5 +1,5 @@
 /**
- * Message Central Verify Now through the core (DESIGN §8, §8.1; README "Channels"): the
+ * Message Central Verify Now through the core (DESIGN §8, §8.1; docs/channels/README.md): the
  * provider makes and checks the code, and our store still owns the attempt limit, single
  * use and binding. Real parts only: `messageCentralChannel` over HTTP against
  * `startFakeMessageCentral()`, a real RedisStore on a private redis-server (and the

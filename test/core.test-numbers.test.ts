@@ -1,5 +1,5 @@
 /**
- * `testNumbers` (README "Test numbers", options table): numbers for app-store review and CI
+ * `testNumbers` (docs/channels/README.md "Test numbers", README options table): numbers for app-store review and CI
  * that never receive anything and accept a fixed code. They are still challenges like any
  * other (single use, attempts counted, binding), every use is marked `testNumber: true` in
  * the events, and they are refused under NODE_ENV=production unless

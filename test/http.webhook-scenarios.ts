@@ -1,5 +1,5 @@
 /**
- * Delivery-status webhooks over HTTP (DESIGN §4, §8, §8.1; README "Webhooks"), run by
+ * Delivery-status webhooks over HTTP (DESIGN §4, §8, §8.1; docs/channels/README.md "Webhooks"), run by
  * http.express.test.ts and http.koa.test.ts against apps built the same way on each
  * adapter. The channels are the real `whatsappCloudChannel` and `twilioChannel` clients
  * pointed at the local provider fakes, the store is the suite's private Redis, and every

@@ -51,18 +51,17 @@ const FALLBACK_POLL_MS = 1000;
  * and returns the step-up service.
  *
  * @example
- * import { Redis } from 'ioredis';
  * import { createStepUp, OutboxChannel, RedisStore } from 'whatsapp-stepup';
  *
- * // The store needs bounded waits and no blind resend of a script after a reconnect.
- * const redis = new Redis(process.env.REDIS_URL!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false });
+ * const store = new RedisStore({ url: process.env.REDIS_URL! });
  * const stepup = createStepUp({
- *   store: new RedisStore({ client: redis }),
+ *   store,
  *   // Development: codes show in the outbox. In production, whatsappCloudChannel({ ... }) and an SMS fallback.
  *   channels: [new OutboxChannel()],
  *   tokens: { issuer: 'https://app.example.com', audience: 'https://app.example.com', secret: process.env.STEPUP_SECRET! },
  *   pepper: process.env.STEPUP_PEPPER!,
  * });
+ * await store.ready(); // before serving: until then every operation answers store_unavailable
  */
 export function createStepUp(options: StepUpOptions): StepUp {
   const config = resolveOptions(options);

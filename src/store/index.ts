@@ -35,4 +35,4 @@ export type {
   VerifyReceipt,
 } from '../stores/store.js';
 export type { MemoryStoreOptions } from '../stores/memory.js';
-export type { RedisClient, RedisStoreOptions } from '../stores/redis/store.js';
+export type { RedisClient, RedisNode, RedisStoreOptions } from '../stores/redis/store.js';

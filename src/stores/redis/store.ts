@@ -1,4 +1,3 @@
-import { describe, integerIn, rejectUnknown } from '../../lib/validate.js';
 import { raceTimeout } from '../../lib/timeout.js';
 import { admitInSteps } from '../admit-in-steps.js';
 import { DUE_FALLBACKS_TTL_MS, slotTagOf } from '../store.js';
@@ -6,33 +5,17 @@ import type {
   Admission, AdmissionOutcome, ChallengeOwner, ChallengeRecord, ChallengeStore, CounterHit, CounterState, DeliveryRecord, DeliveryStatus, FailureLimit, HostedCheckOutcome,
   ResendInput, ResendOutcome, StatusOutcome, VerifyOutcome, VerifyReceipt,
 } from '../store.js';
-import { checkClient, skipAutoPipeline, waitOption, type RedisClient, type WaitingClient } from './client.js';
+import { skipAutoPipeline, type RedisClient, type WaitingClient } from './client.js';
+import type { OwnedClient } from './connect.js';
+import { resolveStoreOptions, type RedisStoreOptions } from './options.js';
 import {
   candidates, challengeFields, closed, counterState, deliveryArguments, failureArguments, ownerArguments, parseRecord, receiptArguments, spaced, UnexpectedReply, verifyOutcome,
 } from './codec.js';
 import { COMMANDS, type CommandName } from './commands.js';
 
 export type { RedisClient } from './client.js';
-
-export interface RedisStoreOptions {
-  /**
-   * An ioredis client or Cluster (ioredis 5 or 6). Give it bounded waits so that an outage fails fast:
-   * `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false }`.
-   */
-  client: RedisClient;
-  /** Prefix of every key. Default `'stepup:'`. It may not hold `{` or `}` (they would change the Cluster slot). */
-  prefix?: string;
-  /** Longest wait for one store operation before it fails as `store_unavailable`, in ms. Default 1000. */
-  timeoutMs?: number;
-  /**
-   * After the writes a failover must not lose (a new challenge, a verify that consumed it or
-   * counted an attempt, a hosted check, a one-time token id), send `WAIT replicas timeoutMs` on
-   * the same connection and fail closed (`store_unavailable`) when fewer replicas acknowledged.
-   * Off by default (no extra command). Not for a Cluster client: ioredis sends a keyless WAIT
-   * to any node; use `min-replicas-to-write` on a Cluster instead.
-   */
-  waitForReplicas?: { replicas: number; timeoutMs: number };
-}
+export type { RedisNode } from './connect.js';
+export type { RedisStoreOptions } from './options.js';
 
 type ScriptCommand = (...args: (string | number)[]) => Promise<unknown>;
 
@@ -55,27 +38,17 @@ export class RedisStore implements ChallengeStore {
   readonly #timeoutMs: number;
   readonly #wait: { replicas: number; timeoutMs: number } | undefined;
   readonly #cluster: boolean;
+  readonly #owned: OwnedClient | undefined;
 
   constructor(options: RedisStoreOptions) {
-    if (!options || typeof options !== 'object') {
-      throw new TypeError('RedisStore needs options: new RedisStore({ client: new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false }) }).');
-    }
-    const { client, prefix = 'stepup:', timeoutMs = 1000, waitForReplicas, ...unknown } = options;
-    rejectUnknown(unknown, ['client', 'prefix', 'timeoutMs', 'waitForReplicas'], 'RedisStore');
-    if (!client || typeof (client as { defineCommand?: unknown }).defineCommand !== 'function') {
-      throw new TypeError('`client` must be an ioredis client or Cluster: new RedisStore({ client: new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false }) }).');
-    }
-    if (typeof prefix !== 'string' || /[{}]/.test(prefix) || prefix.length > 64) {
-      throw new TypeError(`\`prefix\` must be a string of at most 64 characters without '{' or '}' (received ${describe(prefix)}); braces would change the Cluster hash tag.`);
-    }
-    integerIn(timeoutMs, 50, 30_000, 1000, 'timeoutMs');
-    checkClient(client);
+    const { client, owned, prefix, timeoutMs, wait } = resolveStoreOptions(options);
     skipAutoPipeline(client, ALONE);
     this.#client = client;
     this.#cluster = (client as { isCluster?: unknown }).isCluster === true;
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
-    this.#wait = waitOption(waitForReplicas, timeoutMs, client);
+    this.#wait = wait;
+    this.#owned = owned;
     for (const name of Object.keys(COMMANDS) as CommandName[]) {
       const { lua, keys } = COMMANDS[name];
       if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
@@ -212,6 +185,29 @@ export class RedisStore implements ChallengeStore {
 
   async delete(id: string): Promise<void> {
     await this.#guard(this.#client.del(this.#challengeKey(id)));
+  }
+
+  /**
+   * Resolves once the client can take commands (at once when it can): until then every
+   * operation fails as `store_unavailable`. Await it before serving. Rejects after `waitMs`.
+   */
+  async ready(waitMs = 10_000): Promise<void> {
+    const client = this.#client as RedisClient & { status?: string; once?(event: string, listener: () => void): unknown };
+    if (client.status === undefined || client.status === 'ready' || typeof client.once !== 'function') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`Redis was not ready within ${waitMs} ms`)), waitMs);
+      client.once!('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Ends the client the store made (from `url`, `cluster` or `sentinels`); a `client` you gave is yours to end. */
+  async close(): Promise<void> {
+    const owned = this.#owned;
+    if (!owned || owned.status === 'end') return;
+    await owned.quit().catch(() => owned.disconnect());
   }
 
   async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
