@@ -48,6 +48,7 @@ describe('RedisStore from where Redis is', () => {
     expect((await rejection(startChallenge(makeStepUp({ store })))).code).toBe('store_unavailable');
     expect(Date.now() - started).toBeLessThan(1_500);
     await expect(store.ready(300)).rejects.toThrow(/not ready within 300 ms/);
+    await expect(store.ready(0)).rejects.toThrow(/waitMs must be an integer/);
   });
 
   it('from Cluster nodes (one is enough): the client reads from primaries and a step-up runs', async () => {

@@ -192,6 +192,7 @@ export class RedisStore implements ChallengeStore {
    * operation fails as `store_unavailable`. Await it before serving. Rejects after `waitMs`.
    */
   async ready(waitMs = 10_000): Promise<void> {
+    if (!Number.isInteger(waitMs) || waitMs < 1 || waitMs > 600_000) throw new TypeError(`ready(waitMs): waitMs must be an integer of ms from 1 to 600000 (received ${String(waitMs)}).`);
     const client = this.#client as RedisClient & { status?: string; once?(event: string, listener: () => void): unknown };
     if (client.status === undefined || client.status === 'ready' || typeof client.once !== 'function') return;
     await new Promise<void>((resolve, reject) => {
