@@ -49,7 +49,7 @@ describe('the Markdown links', () => {
 
   it('the check finds a missing file and a missing heading, and leaves code blocks and web links alone', () => {
     const text = [
-      '[ok](docs/guides/koa.md) [ok anchor](README.md#stores) [web](https://example.com/x)',
+      '[ok](docs/guides/koa.md) [ok anchor](README.md#documentation) [web](https://example.com/x)',
       '[gone](docs/guides/no-such-guide.md) [bad anchor](README.md#no-such-heading)',
       '```md\n[inside code](nowhere.md)\n```',
     ].join('\n');
