@@ -49,6 +49,13 @@ describe('RedisStore from where Redis is', () => {
     expect(Date.now() - started).toBeLessThan(1_500);
     await expect(store.ready(300)).rejects.toThrow(/not ready within 300 ms/);
     await expect(store.ready(0)).rejects.toThrow(/waitMs must be an integer/);
+    // Waits that gave up leave no listener on the client.
+    const { Redis } = await import('ioredis');
+    const client = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false, lazyConnect: true });
+    const brought = own({ client });
+    for (let i = 0; i < 12; i++) await expect(brought.ready(5)).rejects.toThrow(/not ready/);
+    expect(client.listenerCount('ready')).toBe(0);
+    client.disconnect();
   });
 
   it('from Cluster nodes (one is enough): the client reads from primaries and a step-up runs', async () => {

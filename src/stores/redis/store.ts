@@ -193,14 +193,20 @@ export class RedisStore implements ChallengeStore {
    */
   async ready(waitMs = 10_000): Promise<void> {
     if (!Number.isInteger(waitMs) || waitMs < 1 || waitMs > 600_000) throw new TypeError(`ready(waitMs): waitMs must be an integer of ms from 1 to 600000 (received ${String(waitMs)}).`);
-    const client = this.#client as RedisClient & { status?: string; once?(event: string, listener: () => void): unknown };
+    type Emitting = RedisClient & { status?: string; once?(event: 'ready', listener: () => void): unknown; removeListener?(event: 'ready', listener: () => void): unknown };
+    const client = this.#client as Emitting;
     if (client.status === undefined || client.status === 'ready' || typeof client.once !== 'function') return;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`Redis was not ready within ${waitMs} ms`)), waitMs);
-      client.once!('ready', () => {
+      const onReady = (): void => {
         clearTimeout(timer);
         resolve();
-      });
+      };
+      // A wait that gave up takes its listener with it: repeated waits through an outage leave none behind.
+      const timer = setTimeout(() => {
+        client.removeListener?.('ready', onReady);
+        reject(new Error(`Redis was not ready within ${waitMs} ms`));
+      }, waitMs);
+      client.once!('ready', onReady);
     });
   }
 
